@@ -1,0 +1,131 @@
+// Package account is cruxd's domain: organizations, users, reset and auth
+// tokens, and the Service that owns every rule about them. It imports no other
+// package of the project; stores, mailers and transports plug into the
+// interfaces declared here.
+package account
+
+import (
+	"slices"
+	"time"
+)
+
+// OrgType is the kind of an organization.
+type OrgType string
+
+// Organization types of the Crux API.
+const (
+	Retailer OrgType = "RETAILER"
+	Supplier OrgType = "SUPPLIER"
+)
+
+// Valid reports whether t is a known organization type.
+func (t OrgType) Valid() bool { return t == Retailer || t == Supplier }
+
+// Status is a user's account status.
+type Status string
+
+// User statuses of the Crux API. Only ACTIVE users may log in or reset.
+const (
+	StatusWaiting     Status = "CONFIRMATION WAITING"
+	StatusActive      Status = "ACTIVE"
+	StatusDeactivated Status = "DEACTIVATED"
+)
+
+// Valid reports whether s is a known status.
+func (s Status) Valid() bool {
+	return s == StatusWaiting || s == StatusActive || s == StatusDeactivated
+}
+
+// Organization is a retailer or a supplier; users belong to exactly one.
+type Organization struct {
+	ID        int64
+	UUID      string
+	Name      string
+	Type      OrgType
+	CreatedAt time.Time
+}
+
+// User is a person's account. PasswordHash is a PHC or legacy hash string,
+// never a password.
+type User struct {
+	ID           int64
+	UUID         string
+	PersonUUID   string
+	OrgID        int64
+	Email        string // normalized: trimmed and lower-case
+	FirstName    string
+	LastName     string
+	Phone        string
+	JobTitle     string
+	Status       Status
+	PasswordHash string // "" when no password was ever set
+	Permissions  []string
+	CreatedAt    time.Time
+
+	// Org is filled by the store's user lookups.
+	Org *Organization
+}
+
+// Can reports whether the user holds the named permission.
+func (u *User) Can(permission string) bool { return slices.Contains(u.Permissions, permission) }
+
+// Permission is an entry of the permission catalogue.
+type Permission struct {
+	UUID        string
+	Name        string
+	DisplayName string
+	Description string
+	Visibility  string
+	Grouping    string
+}
+
+// Permission names used by the rules of this package.
+const (
+	PermViewOrgUsers = "view_org_users"
+	PermEditOrgUsers = "edit_org_users"
+)
+
+// Catalogue returns the permissions cruxd knows, in display order. The UUIDs
+// are fixed so that clients can cache them.
+func Catalogue() []Permission {
+	return []Permission{
+		{UUID: "5b0f1c3e-2f0b-4a5e-9a51-2d1c3f7a8b01", Name: PermViewOrgUsers, DisplayName: "View Users",
+			Description: "Ability to see the users in an organization", Visibility: "BOTH", Grouping: "ORGUSERS"},
+		{UUID: "5b0f1c3e-2f0b-4a5e-9a51-2d1c3f7a8b02", Name: PermEditOrgUsers, DisplayName: "Edit Users",
+			Description: "Ability to add, change and deactivate the users in an organization", Visibility: "BOTH", Grouping: "ORGUSERS"},
+	}
+}
+
+// PermissionByName returns the catalogue entry with that name.
+func PermissionByName(name string) (Permission, bool) {
+	for _, p := range Catalogue() {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return Permission{}, false
+}
+
+// ResetToken is a password-reset token at rest: only its SHA-256 digest.
+type ResetToken struct {
+	ID        int64
+	Digest    []byte
+	UserID    int64
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	UsedAt    *time.Time
+	RevokedAt *time.Time
+}
+
+// AuthToken is a login session token at rest: only its digest.
+type AuthToken struct {
+	Digest    []byte
+	UserID    int64
+	CreatedAt time.Time
+}
+
+// Meta describes who made a request, for the audit trail and mails.
+type Meta struct {
+	IP        string
+	UserAgent string
+}

@@ -1,0 +1,104 @@
+package account
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/google/uuid"
+)
+
+// NewUser describes an account to create.
+type NewUser struct {
+	OrgName   string
+	Email     string
+	FirstName string
+	LastName  string
+	Phone     string
+	JobTitle  string
+	Status    Status   // default ACTIVE
+	Password  string   // checked against the policy; "" leaves none set
+	Hash      string   // an existing hash to keep (import, demo data); wins over Password
+	Perms     []string // default: the whole catalogue
+}
+
+// CreateOrganization adds an organization; EINVALID for an empty name or an
+// unknown type, ECONFLICT if the name is taken.
+func (s *Service) CreateOrganization(ctx context.Context, name string, typ OrgType) (*Organization, error) {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return nil, FieldError(EINVALID, "name", MsgFieldRequired)
+	}
+	if !typ.Valid() {
+		return nil, FieldError(EINVALID, "type", fmt.Sprintf("%q is not a valid choice.", typ))
+	}
+	o := &Organization{Name: name, Type: typ, UUID: s.newUUID(), CreatedAt: s.now()}
+	err := s.store.Update(ctx, func(tx Tx) error { return tx.CreateOrganization(ctx, o) })
+	return o, storeErr(err)
+}
+
+// CreateUser adds a user to an existing organization; EINVALID for bad
+// fields or a refused password, ENOTFOUND for an unknown organization,
+// ECONFLICT if the e-mail address is taken.
+func (s *Service) CreateUser(ctx context.Context, nu NewUser) (*User, error) {
+	email, err := NormalizeEmail("email", nu.Email)
+	if err != nil {
+		return nil, err
+	}
+	if nu.Status == "" {
+		nu.Status = StatusActive
+	}
+	if !nu.Status.Valid() {
+		return nil, FieldError(EINVALID, "status", fmt.Sprintf("%q is not a valid choice.", nu.Status))
+	}
+	perms := nu.Perms
+	if perms == nil {
+		for _, p := range Catalogue() {
+			perms = append(perms, p.Name)
+		}
+	}
+	for _, p := range perms {
+		if _, ok := PermissionByName(p); !ok {
+			return nil, FieldError(EINVALID, "permissions", fmt.Sprintf("%q is not a known permission.", p))
+		}
+	}
+	hash := nu.Hash
+	if hash == "" && nu.Password != "" {
+		if err := s.policy.Check(nu.Password, email); err != nil {
+			return nil, FieldError(EINVALID, "password", err.Error())
+		}
+		if hash, err = s.hash(ctx, nu.Password); err != nil {
+			return nil, err
+		}
+	}
+	u := &User{
+		UUID: s.newUUID(), PersonUUID: s.newUUID(), Email: email,
+		FirstName: strings.TrimSpace(nu.FirstName), LastName: strings.TrimSpace(nu.LastName),
+		Phone: nu.Phone, JobTitle: nu.JobTitle, Status: nu.Status, PasswordHash: hash,
+		Permissions: perms, CreatedAt: s.now(),
+	}
+	err = s.store.Update(ctx, func(tx Tx) error {
+		o, err := tx.OrganizationByName(ctx, strings.TrimSpace(nu.OrgName))
+		if ErrorCode(err) == ENOTFOUND {
+			return FieldError(ENOTFOUND, "org", fmt.Sprintf("No organization is named %q.", nu.OrgName))
+		} else if err != nil {
+			return fmt.Errorf("find organization: %w", err)
+		}
+		u.OrgID, u.Org = o.ID, o
+		return tx.CreateUser(ctx, u)
+	})
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	return u, nil
+}
+
+// newUUID returns a random (version 4) UUID from s.Rand.
+func (s *Service) newUUID() string {
+	id, err := uuid.NewRandomFromReader(s.Rand)
+	if err != nil {
+		// crypto/rand does not fail on Linux; a broken test reader is a bug.
+		panic(fmt.Sprintf("cruxd: read random for uuid: %v", err))
+	}
+	return id.String()
+}

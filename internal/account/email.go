@@ -1,0 +1,35 @@
+package account
+
+import (
+	"net/mail"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+const maxEmailLen = 254 // RFC 5321 path limit
+
+// NormalizeEmail trims spaces and lower-cases an address, and returns an
+// EINVALID field error for the "email" field when it is not a plain
+// addr-spec. Control characters, line breaks and display names are refused,
+// so an address can never inject a mail header.
+func NormalizeEmail(field, raw string) (string, error) {
+	e := strings.ToLower(strings.TrimSpace(raw))
+	if e == "" {
+		return "", FieldError(EINVALID, field, MsgFieldRequired)
+	}
+	if len(e) > maxEmailLen || !utf8.ValidString(e) || strings.IndexFunc(e, notPrintable) >= 0 {
+		return "", FieldError(EINVALID, field, MsgInvalidEmail)
+	}
+	a, err := mail.ParseAddress(e)
+	if err != nil || a.Name != "" || a.Address != e {
+		return "", FieldError(EINVALID, field, MsgInvalidEmail)
+	}
+	at := strings.LastIndexByte(e, '@')
+	if at <= 0 || at == len(e)-1 || strings.ContainsAny(e, " \"\\<>()[],;:") {
+		return "", FieldError(EINVALID, field, MsgInvalidEmail)
+	}
+	return e, nil
+}
+
+func notPrintable(r rune) bool { return unicode.IsControl(r) || unicode.IsSpace(r) || !unicode.IsPrint(r) }

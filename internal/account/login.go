@@ -1,0 +1,208 @@
+package account
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// maxPasswordInput bounds the password a login will hash; longer input
+// cannot match any password cruxd ever set.
+const maxPasswordInput = 1024
+
+// loginSlowdownWindow is the window of the per-username failed-login
+// counter.
+const loginSlowdownWindow = 15 * time.Minute
+
+// Session is the result of a successful login.
+type Session struct {
+	AuthToken string
+	User      *User
+}
+
+// Login checks a username (the e-mail address) and password and returns a
+// new auth token. Unknown user, wrong password and inactive user all return
+// the same EUNAUTHORIZED error after the same work (one hash verification).
+// ETHROTTLED when the IP or the username failed too often; EUNAVAILABLE
+// when too many hashes are queued.
+func (s *Service) Login(ctx context.Context, username, password string, m Meta) (*Session, error) {
+	now := s.now()
+	email, emailErr := NormalizeEmail("username", username)
+	if emailErr != nil {
+		email = username // still counted and verified like any unknown user
+	}
+	if err := s.loginThrottled(ctx, email, m, now); err != nil {
+		return nil, err
+	}
+
+	var u *User
+	err := s.store.View(ctx, func(tx Tx) (err error) {
+		if emailErr != nil {
+			return nil
+		}
+		u, err = tx.UserByEmail(ctx, email)
+		if ErrorCode(err) == ENOTFOUND {
+			u, err = nil, nil
+		}
+		return err
+	})
+	if err != nil {
+		return nil, storeErr(err)
+	}
+
+	var ok, rehash bool
+	err = s.withHashSlot(ctx, func() error {
+		if u == nil || u.PasswordHash == "" || len(password) > maxPasswordInput {
+			s.hasher.VerifyDummy(password)
+			return nil
+		}
+		var verr error
+		ok, rehash, verr = s.hasher.Verify(password, u.PasswordHash)
+		if verr != nil {
+			// A stored hash we cannot parse is a data problem, not the
+			// caller's: log it (without the hash) and refuse the login.
+			s.log.Error("stored password hash unusable", "user", u.UUID, "err", verr)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !ok || u.Status != StatusActive {
+		return nil, s.loginFailed(ctx, email, u, m, now)
+	}
+
+	var newHash string
+	if rehash {
+		// Best effort: a busy server keeps the old hash until next time.
+		if h, err := s.hash(ctx, password); err == nil {
+			newHash = h
+		}
+	}
+	token, err := newAuthToken(s.Rand)
+	if err != nil {
+		return nil, err
+	}
+	err = s.store.Update(ctx, func(tx Tx) error {
+		if err := tx.CreateAuthToken(ctx, &AuthToken{Digest: Digest(token), UserID: u.ID, CreatedAt: now}); err != nil {
+			return fmt.Errorf("create auth token: %w", err)
+		}
+		if newHash != "" {
+			if err := tx.SetPassword(ctx, u.ID, newHash); err != nil {
+				return fmt.Errorf("upgrade password hash: %w", err)
+			}
+		}
+		return tx.AppendAudit(ctx, &AuditEvent{At: now, Action: AuditLoginOK, EmailDigest: Digest(email),
+			UserID: u.ID, IP: m.IP, UserAgent: m.UserAgent})
+	})
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	return &Session{AuthToken: token, User: u}, nil
+}
+
+// loginThrottled returns ETHROTTLED when the IP's failed logins this minute
+// or the username's in its 15-minute window reached their limits.
+func (s *Service) loginThrottled(ctx context.Context, email string, m Meta, now time.Time) error {
+	l := s.cfg.Limits
+	if l.FailedLoginsPerIPMinute <= 0 && l.FailedLoginsPerAccount <= 0 {
+		return nil
+	}
+	var wait time.Duration
+	err := s.store.View(ctx, func(tx Tx) error {
+		if l.FailedLoginsPerIPMinute > 0 {
+			start := now.Truncate(time.Minute)
+			n, err := tx.Count(ctx, "login-fail-ip:"+m.IP, start)
+			if err != nil {
+				return fmt.Errorf("count failed logins: %w", err)
+			}
+			if n >= l.FailedLoginsPerIPMinute {
+				wait = start.Add(time.Minute).Sub(now)
+				return nil
+			}
+		}
+		if l.FailedLoginsPerAccount > 0 {
+			start := now.Truncate(loginSlowdownWindow)
+			n, err := tx.Count(ctx, loginAccountKey(email), start)
+			if err != nil {
+				return fmt.Errorf("count failed logins: %w", err)
+			}
+			if n >= l.FailedLoginsPerAccount {
+				wait = start.Add(loginSlowdownWindow).Sub(now)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return storeErr(err)
+	}
+	if wait > 0 {
+		return Throttled(wait)
+	}
+	return nil
+}
+
+// loginFailed counts a failed login and returns the error the caller sees.
+func (s *Service) loginFailed(ctx context.Context, email string, u *User, m Meta, now time.Time) error {
+	e := &AuditEvent{At: now, Action: AuditLoginFailed, EmailDigest: Digest(email), IP: m.IP, UserAgent: m.UserAgent}
+	if u != nil {
+		e.UserID = u.ID
+	}
+	err := s.store.Update(ctx, func(tx Tx) error {
+		if s.cfg.Limits.FailedLoginsPerIPMinute > 0 {
+			if _, err := tx.Hit(ctx, "login-fail-ip:"+m.IP, now.Truncate(time.Minute)); err != nil {
+				return fmt.Errorf("count failed login: %w", err)
+			}
+		}
+		if s.cfg.Limits.FailedLoginsPerAccount > 0 {
+			if _, err := tx.Hit(ctx, loginAccountKey(email), now.Truncate(loginSlowdownWindow)); err != nil {
+				return fmt.Errorf("count failed login: %w", err)
+			}
+		}
+		return tx.AppendAudit(ctx, e)
+	})
+	if err != nil {
+		return storeErr(err)
+	}
+	return Errorf(EUNAUTHORIZED, MsgBadCredentials)
+}
+
+// Authenticate returns the active user holding the auth token;
+// EUNAUTHORIZED otherwise.
+func (s *Service) Authenticate(ctx context.Context, token string) (*User, error) {
+	if !wellFormedAuthToken(token) {
+		return nil, Errorf(EUNAUTHORIZED, MsgInvalidAuthToken)
+	}
+	var u *User
+	err := s.store.View(ctx, func(tx Tx) (err error) {
+		u, err = tx.UserByAuthToken(ctx, Digest(token))
+		return err
+	})
+	if ErrorCode(err) == ENOTFOUND || err == nil && u.Status != StatusActive {
+		return nil, Errorf(EUNAUTHORIZED, MsgInvalidAuthToken)
+	}
+	return u, storeErr(err)
+}
+
+// UserDetail returns the user with that UUID as seen by viewer. A user may
+// read itself; another user of the same organization needs view_org_users
+// (EFORBIDDEN); a user of another organization, or none, is ENOTFOUND.
+func (s *Service) UserDetail(ctx context.Context, viewer *User, uuid string) (*User, error) {
+	if uuid == viewer.UUID {
+		return viewer, nil
+	}
+	var u *User
+	err := s.store.View(ctx, func(tx Tx) (err error) {
+		u, err = tx.UserByUUID(ctx, uuid)
+		return err
+	})
+	switch {
+	case ErrorCode(err) == ENOTFOUND || err == nil && u.OrgID != viewer.OrgID:
+		return nil, Errorf(ENOTFOUND, MsgNotFound)
+	case err != nil:
+		return nil, storeErr(err)
+	case !viewer.Can(PermViewOrgUsers):
+		return nil, Errorf(EFORBIDDEN, MsgPermissionDenied)
+	}
+	return u, nil
+}

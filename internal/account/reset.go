@@ -1,0 +1,256 @@
+package account
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"time"
+)
+
+// RequestReset starts a password reset for email.
+//
+// In sandbox it resolves the account at once and returns the new reset token
+// (EUNPROCESSABLE on the "email" field when no active account uses the
+// address). In production it returns "" and does the same constant work for
+// every address: it records the request in the outbox, and the outbox worker
+// resolves the account, applies the per-address limit and mails the link.
+// ETHROTTLED when the caller's IP made too many calls.
+func (s *Service) RequestReset(ctx context.Context, rawEmail string, m Meta) (string, error) {
+	email, err := NormalizeEmail("email", rawEmail)
+	if err != nil {
+		return "", err
+	}
+	now := s.now()
+	ipLimit := s.limitCheck("reset-ip:"+m.IP, s.cfg.Limits.ResetCallsPerIPMinute, time.Minute, now)
+	audit := &AuditEvent{At: now, Action: AuditResetRequested, EmailDigest: Digest(email), IP: m.IP, UserAgent: m.UserAgent}
+
+	if s.cfg.Mode == Production {
+		err := s.store.Update(ctx, func(tx Tx) error {
+			if err := ipLimit(ctx, tx); err != nil {
+				return err
+			}
+			if err := tx.EnqueueMail(ctx, &OutboxMessage{Kind: MailReset, To: email, Meta: m, CreatedAt: now}); err != nil {
+				return fmt.Errorf("enqueue reset mail: %w", err)
+			}
+			return tx.AppendAudit(ctx, audit)
+		})
+		return "", storeErr(err)
+	}
+
+	token, err := newResetToken(s.Rand)
+	if err != nil {
+		return "", err
+	}
+	err = s.store.Update(ctx, func(tx Tx) error {
+		if err := ipLimit(ctx, tx); err != nil {
+			return err
+		}
+		u, err := tx.UserByEmail(ctx, email)
+		if ErrorCode(err) == ENOTFOUND || err == nil && u.Status != StatusActive {
+			return FieldError(EUNPROCESSABLE, "email", MsgNoActiveAccount)
+		} else if err != nil {
+			return fmt.Errorf("find user: %w", err)
+		}
+		if err := s.issueResetToken(ctx, tx, u.ID, token, now); err != nil {
+			return err
+		}
+		if s.cfg.Mail {
+			msg := &OutboxMessage{Kind: MailReset, To: email, UserID: u.ID, Meta: m, CreatedAt: now}
+			if err := tx.EnqueueMail(ctx, msg); err != nil {
+				return fmt.Errorf("enqueue reset mail: %w", err)
+			}
+		}
+		audit.UserID = u.ID
+		return tx.AppendAudit(ctx, audit)
+	})
+	if err != nil {
+		return "", storeErr(err)
+	}
+	if !s.cfg.Mail {
+		s.log.Info("reset mail not sent: no SMTP server configured", "kind", MailReset)
+	}
+	return token, nil
+}
+
+// issueResetToken stores a new token's digest for the user and retires the
+// oldest live tokens beyond LiveResetTokens.
+func (s *Service) issueResetToken(ctx context.Context, tx Tx, userID int64, token string, now time.Time) error {
+	t := &ResetToken{Digest: Digest(token), UserID: userID, CreatedAt: now, ExpiresAt: now.Add(s.cfg.ResetTTL)}
+	if err := tx.CreateResetToken(ctx, t); err != nil {
+		return fmt.Errorf("create reset token: %w", err)
+	}
+	if _, err := tx.RevokeResetTokens(ctx, userID, s.cfg.LiveResetTokens, now); err != nil {
+		return fmt.Errorf("retire old reset tokens: %w", err)
+	}
+	return nil
+}
+
+// ValidateReset returns the e-mail address of the account the live reset
+// token belongs to, without spending it; ENOTFOUND if it is not live.
+func (s *Service) ValidateReset(ctx context.Context, token string) (string, error) {
+	if !wellFormedResetToken(token) {
+		return "", Errorf(ENOTFOUND, MsgInvalidToken)
+	}
+	var email string
+	err := s.store.View(ctx, func(tx Tx) error {
+		u, err := s.liveTokenUser(ctx, tx, token)
+		if err != nil {
+			return err
+		}
+		email = u.Email
+		return nil
+	})
+	return email, storeErr(err)
+}
+
+// liveTokenUser returns the active user owning a live token.
+func (s *Service) liveTokenUser(ctx context.Context, tx Tx, token string) (*User, error) {
+	d := Digest(token)
+	t, err := tx.LiveResetToken(ctx, d, s.now())
+	if ErrorCode(err) == ENOTFOUND || err == nil && !sameDigest(t.Digest, d) {
+		return nil, Errorf(ENOTFOUND, MsgInvalidToken)
+	} else if err != nil {
+		return nil, fmt.Errorf("find reset token: %w", err)
+	}
+	u, err := tx.UserByID(ctx, t.UserID)
+	if err != nil {
+		return nil, fmt.Errorf("find token's user: %w", err)
+	}
+	if u.Status != StatusActive {
+		return nil, Errorf(ENOTFOUND, MsgInvalidToken)
+	}
+	return u, nil
+}
+
+// CompleteReset sets a new password with a live reset token. In one
+// transaction it spends the token, replaces the password, revokes the
+// account's other reset tokens and every auth token, clears its login
+// throttle and queues a "password changed" mail. ENOTFOUND if the token is
+// not live (of concurrent calls with one token exactly one wins); EINVALID
+// on the "password" field, with the token left live, if the policy refuses
+// the password.
+func (s *Service) CompleteReset(ctx context.Context, token, password string, m Meta) error {
+	if !wellFormedResetToken(token) {
+		return Errorf(ENOTFOUND, MsgInvalidToken)
+	}
+	unlock := s.tokenLocks.lock(token)
+	defer unlock()
+
+	var u *User
+	err := s.store.View(ctx, func(tx Tx) (err error) {
+		u, err = s.liveTokenUser(ctx, tx, token)
+		return err
+	})
+	if err != nil {
+		return storeErr(err)
+	}
+	if err := s.policy.Check(password, u.Email); err != nil {
+		return FieldError(EINVALID, "password", err.Error())
+	}
+	hash, err := s.hash(ctx, password)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	err = s.store.Update(ctx, func(tx Tx) error {
+		t, err := tx.ConsumeResetToken(ctx, Digest(token), now)
+		if ErrorCode(err) == ENOTFOUND {
+			return Errorf(ENOTFOUND, MsgInvalidToken)
+		} else if err != nil {
+			return fmt.Errorf("consume reset token: %w", err)
+		}
+		if err := s.setPassword(ctx, tx, t.UserID, hash, now); err != nil {
+			return err
+		}
+		msg := &OutboxMessage{Kind: MailPasswordChanged, To: u.Email, UserID: t.UserID, Meta: m, CreatedAt: now}
+		if s.cfg.Mail {
+			if err := tx.EnqueueMail(ctx, msg); err != nil {
+				return fmt.Errorf("enqueue password-changed mail: %w", err)
+			}
+		}
+		return tx.AppendAudit(ctx, &AuditEvent{At: now, Action: AuditResetCompleted, EmailDigest: Digest(u.Email),
+			UserID: t.UserID, IP: m.IP, UserAgent: m.UserAgent})
+	})
+	return storeErr(err)
+}
+
+// setPassword replaces a user's password hash and retires every credential
+// derived from the old one.
+func (s *Service) setPassword(ctx context.Context, tx Tx, userID int64, hash string, now time.Time) error {
+	if err := tx.SetPassword(ctx, userID, hash); err != nil {
+		return fmt.Errorf("set password: %w", err)
+	}
+	if _, err := tx.RevokeResetTokens(ctx, userID, 0, now); err != nil {
+		return fmt.Errorf("revoke reset tokens: %w", err)
+	}
+	if err := tx.RevokeAuthTokens(ctx, userID, now); err != nil {
+		return fmt.Errorf("revoke auth tokens: %w", err)
+	}
+	u, err := tx.UserByID(ctx, userID)
+	if err != nil {
+		return fmt.Errorf("find user: %w", err)
+	}
+	if err := tx.ClearCounter(ctx, loginAccountKey(u.Email)); err != nil {
+		return fmt.Errorf("clear login throttle: %w", err)
+	}
+	return nil
+}
+
+// RevokeReset is the "this wasn't me" action of the reset mail: it revokes
+// every live reset token of the account the live token belongs to.
+// ENOTFOUND if the token is not live.
+func (s *Service) RevokeReset(ctx context.Context, token string, m Meta) error {
+	if !wellFormedResetToken(token) {
+		return Errorf(ENOTFOUND, MsgInvalidToken)
+	}
+	now := s.now()
+	err := s.store.Update(ctx, func(tx Tx) error {
+		u, err := s.liveTokenUser(ctx, tx, token)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.RevokeResetTokens(ctx, u.ID, 0, now); err != nil {
+			return fmt.Errorf("revoke reset tokens: %w", err)
+		}
+		return tx.AppendAudit(ctx, &AuditEvent{At: now, Action: AuditResetRevoked, EmailDigest: Digest(u.Email),
+			UserID: u.ID, IP: m.IP, UserAgent: m.UserAgent})
+	})
+	return storeErr(err)
+}
+
+// limitCheck returns a step for an Update that counts one call against a
+// fixed-window limit and fails with ETHROTTLED past it. A zero limit
+// disables it. Because a throttled Update rolls back, a counter stops at its
+// limit instead of growing with the flood.
+func (s *Service) limitCheck(key string, limit int, window time.Duration, now time.Time) func(context.Context, Tx) error {
+	return func(ctx context.Context, tx Tx) error {
+		if limit <= 0 {
+			return nil
+		}
+		start := now.Truncate(window)
+		n, err := tx.Hit(ctx, key, start)
+		if err != nil {
+			return fmt.Errorf("count %s: %w", limitName(key), err)
+		}
+		if n > limit {
+			return Throttled(start.Add(window).Sub(now))
+		}
+		return nil
+	}
+}
+
+// limitName is the part of a counter key before its subject, for errors
+// that must not carry an address or IP.
+func limitName(key string) string {
+	for i := 0; i < len(key); i++ {
+		if key[i] == ':' {
+			return key[:i]
+		}
+	}
+	return key
+}
+
+// loginAccountKey is the failed-login counter of a username. It is keyed by
+// the address digest whether or not an account uses it, so the throttle
+// behaves the same for strangers and members.
+func loginAccountKey(email string) string { return "login-fail-user:" + hex.EncodeToString(Digest(email)) }

@@ -1,0 +1,168 @@
+package account
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"io"
+	"log/slog"
+	"runtime"
+	"time"
+)
+
+// Mode is the environment of API.md: sandbox or production.
+type Mode string
+
+// Modes.
+const (
+	Sandbox    Mode = "sandbox"
+	Production Mode = "production"
+)
+
+// PasswordHasher hashes and verifies passwords (internal/password).
+type PasswordHasher interface {
+	Hash(plain string) (string, error)
+	// Verify reports whether plain matches encoded and whether encoded
+	// should be replaced by a hash with the current parameters.
+	Verify(plain, encoded string) (ok, rehash bool, err error)
+	// VerifyDummy costs what Verify costs and always fails: it keeps the
+	// time of a login for an unknown user equal to a wrong password's.
+	VerifyDummy(plain string)
+}
+
+// PasswordPolicy decides whether a new password is acceptable; its error
+// message is the reason shown to the user.
+type PasswordPolicy interface {
+	Check(password, email string) error
+}
+
+// Limits are the abuse limits; a zero field disables that limit.
+type Limits struct {
+	ResetMailsPerAddressHour int // reset mails sent to one address an hour
+	ResetCallsPerIPMinute    int // Reset Password calls from one IP a minute
+	FailedLoginsPerIPMinute  int // failed logins from one IP a minute
+	FailedLoginsPerAccount   int // failed logins for one username in 15 minutes before it is slowed down
+}
+
+// ProductionLimits are the limits production applies by default.
+var ProductionLimits = Limits{
+	ResetMailsPerAddressHour: 3,
+	ResetCallsPerIPMinute:    20,
+	FailedLoginsPerIPMinute:  10,
+	FailedLoginsPerAccount:   5,
+}
+
+// Config holds the Service's settings; zero fields take the defaults of
+// API.md.
+type Config struct {
+	Mode            Mode
+	ResetTTL        time.Duration // default 2h
+	LiveResetTokens int           // default 3
+	HashConcurrency int           // hashes run at once; default GOMAXPROCS
+	HashWait        time.Duration // how long a hash may queue before ErrOverloaded; default 500ms
+	Limits          Limits
+	// Mail says whether mails are delivered (an SMTP server is configured).
+	// In sandbox without it, nothing is queued and the log notes "not sent".
+	Mail bool
+}
+
+func (c *Config) setDefaults() {
+	if c.Mode == "" {
+		c.Mode = Sandbox
+	}
+	if c.ResetTTL <= 0 {
+		c.ResetTTL = 2 * time.Hour
+	}
+	if c.LiveResetTokens <= 0 {
+		c.LiveResetTokens = 3
+	}
+	if c.HashConcurrency <= 0 {
+		c.HashConcurrency = runtime.GOMAXPROCS(0)
+	}
+	if c.HashWait <= 0 {
+		c.HashWait = 500 * time.Millisecond
+	}
+}
+
+// Service owns every rule of cruxd. The HTTP API, the reset pages and the CLI
+// all call it.
+type Service struct {
+	store  Store
+	hasher PasswordHasher
+	policy PasswordPolicy
+	cfg    Config
+	log    *slog.Logger
+
+	// Now and Rand are the clock and the randomness; tests replace them.
+	Now  func() time.Time
+	Rand io.Reader
+
+	hashSlots  chan struct{}
+	tokenLocks keyedMutex
+}
+
+// NewService returns a Service on store. A nil logger discards.
+func NewService(store Store, hasher PasswordHasher, policy PasswordPolicy, cfg Config, log *slog.Logger) *Service {
+	cfg.setDefaults()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Service{
+		store:     store,
+		hasher:    hasher,
+		policy:    policy,
+		cfg:       cfg,
+		log:       log,
+		Now:       time.Now,
+		Rand:      rand.Reader,
+		hashSlots: make(chan struct{}, cfg.HashConcurrency),
+	}
+}
+
+// Config returns the settings in force, defaults applied.
+func (s *Service) Config() Config { return s.cfg }
+
+// Store returns the store the service runs on.
+func (s *Service) Store() Store { return s.store }
+
+func (s *Service) now() time.Time { return s.Now().UTC() }
+
+// withHashSlot runs fn once one of the bounded hash slots is free, or returns
+// ErrOverloaded if none frees up within HashWait.
+func (s *Service) withHashSlot(ctx context.Context, fn func() error) error {
+	t := time.NewTimer(s.cfg.HashWait)
+	defer t.Stop()
+	select {
+	case s.hashSlots <- struct{}{}:
+	case <-t.C:
+		return ErrOverloaded
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-s.hashSlots }()
+	return fn()
+}
+
+// hash hashes a password under the concurrency bound.
+func (s *Service) hash(ctx context.Context, plain string) (string, error) {
+	var h string
+	err := s.withHashSlot(ctx, func() (err error) {
+		h, err = s.hasher.Hash(plain)
+		return err
+	})
+	return h, err
+}
+
+// storeErr passes domain errors and errors the store already classified, and
+// turns a timed-out store call into EUNAVAILABLE: callers see 503, not a
+// hang or a 500, while the database is slow or away.
+func storeErr(err error) error {
+	var e *Error
+	if err == nil || errors.As(err, &e) {
+		return err
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return Unavailable(err)
+	}
+	return err
+}

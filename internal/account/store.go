@@ -1,0 +1,142 @@
+package account
+
+import (
+	"context"
+	"time"
+)
+
+// Store persists accounts. The SQLite and PostgreSQL stores implement it and
+// run one shared conformance suite (internal/storetest). Stores only load and
+// save: every rule lives in Service.
+type Store interface {
+	// Update runs fn in a read-write transaction and returns once the
+	// transaction is durably committed, or fn's error after rolling back
+	// whatever fn wrote. fn may be called again on a serialization failure,
+	// so it must not have effects outside the transaction.
+	Update(ctx context.Context, fn func(Tx) error) error
+	// View runs fn in a read-only transaction.
+	View(ctx context.Context, fn func(Tx) error) error
+	// ClaimMail leases up to limit outbox messages that are due at now to
+	// the caller until now+lease. A message whose lease lapses (its claimer
+	// died mid-send) is due again, so delivery is at least once.
+	ClaimMail(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*OutboxMessage, error)
+	// Ping reports whether the store answers and its migrations are applied.
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// Tx is one transaction. Lookups return an *Error with ENOTFOUND when nothing
+// matches; creations return ECONFLICT on a duplicate unique key. Any other
+// error is a store failure.
+type Tx interface {
+	CreateOrganization(ctx context.Context, o *Organization) error // sets o.ID
+	OrganizationByName(ctx context.Context, name string) (*Organization, error)
+	CountUsers(ctx context.Context) (int, error)
+	CreateUser(ctx context.Context, u *User) error // sets u.ID
+	UserByID(ctx context.Context, id int64) (*User, error)
+	UserByEmail(ctx context.Context, email string) (*User, error)
+	UserByUUID(ctx context.Context, uuid string) (*User, error)
+	Users(ctx context.Context) ([]*User, error)
+	SetPassword(ctx context.Context, userID int64, hash string) error
+	SetStatus(ctx context.Context, userID int64, s Status) error
+
+	CreateResetToken(ctx context.Context, t *ResetToken) error
+	// LiveResetToken returns the token with that digest if it is neither
+	// used, revoked nor expired at now.
+	LiveResetToken(ctx context.Context, digest []byte, now time.Time) (*ResetToken, error)
+	// ConsumeResetToken marks the live token with that digest used at now in
+	// one conditional update and returns it; ENOTFOUND if it was not live.
+	ConsumeResetToken(ctx context.Context, digest []byte, now time.Time) (*ResetToken, error)
+	// RevokeResetTokens revokes the user's live tokens except the newest
+	// keep ones and returns how many it revoked.
+	RevokeResetTokens(ctx context.Context, userID int64, keep int, now time.Time) (int, error)
+
+	CreateAuthToken(ctx context.Context, t *AuthToken) error
+	// UserByAuthToken returns the user holding the live auth token with
+	// that digest.
+	UserByAuthToken(ctx context.Context, digest []byte) (*User, error)
+	RevokeAuthTokens(ctx context.Context, userID int64, now time.Time) error
+
+	// Hit adds one to the counter key for the window that starts at
+	// windowStart and returns the new count. Counters of older windows are
+	// ignored (and purged eventually).
+	Hit(ctx context.Context, key string, windowStart time.Time) (int, error)
+	// Count returns the counter's value for that window (0 if none).
+	Count(ctx context.Context, key string, windowStart time.Time) (int, error)
+	// ClearCounter removes every window of the counter key.
+	ClearCounter(ctx context.Context, key string) error
+
+	EnqueueMail(ctx context.Context, m *OutboxMessage) error // sets m.ID
+	// RecordMailAttempt stores one delivery attempt and moves the message
+	// to a.Outcome: done for MailSent, MailDropped and MailGaveUp, due
+	// again at a.NextAt for MailFailed.
+	RecordMailAttempt(ctx context.Context, a *MailAttempt) error
+	AppendAudit(ctx context.Context, e *AuditEvent) error
+}
+
+// MailKind says which mail an outbox message is.
+type MailKind string
+
+// Mail kinds.
+const (
+	// MailReset carries a reset link. Its token is minted by the outbox
+	// worker at delivery time, so the clear token never rests in the
+	// database: only its digest does.
+	MailReset MailKind = "reset"
+	// MailPasswordChanged tells the owner that the password changed.
+	MailPasswordChanged MailKind = "password_changed"
+)
+
+// OutboxMessage is a mail waiting to be delivered.
+type OutboxMessage struct {
+	ID        int64
+	Kind      MailKind
+	To        string // the address asked for; the worker resolves the account
+	UserID    int64  // 0 when the worker must resolve To
+	Meta      Meta   // who asked
+	CreatedAt time.Time
+	Attempts  int
+}
+
+// MailOutcome is the result of one delivery attempt.
+type MailOutcome string
+
+// Mail outcomes.
+const (
+	MailSent    MailOutcome = "sent"
+	MailFailed  MailOutcome = "failed"    // will be retried at NextAt
+	MailDropped MailOutcome = "dropped"   // nothing to send (no active account, limit reached)
+	MailGaveUp  MailOutcome = "gave_up"   // failed past the retry horizon
+)
+
+// MailAttempt is one recorded delivery attempt of an outbox message.
+type MailAttempt struct {
+	MessageID int64
+	At        time.Time
+	Outcome   MailOutcome
+	Error     string // SMTP error text for MailFailed; never a secret
+	NextAt    time.Time
+}
+
+// AuditEvent is one entry of the audit trail; it outlives token rows.
+type AuditEvent struct {
+	ID          int64
+	At          time.Time
+	Action      string
+	EmailDigest []byte // SHA-256 of the normalized address, when one is concerned
+	UserID      int64  // 0 when no account is concerned
+	IP          string
+	UserAgent   string
+	Detail      string // never a secret
+}
+
+// Audit actions.
+const (
+	AuditResetRequested = "reset.requested"
+	AuditResetMailed    = "reset.mailed"
+	AuditResetCompleted = "reset.completed"
+	AuditResetRevoked   = "reset.revoked"
+	AuditLoginOK        = "login.succeeded"
+	AuditLoginFailed    = "login.failed"
+	AuditAdmin          = "admin"
+)
