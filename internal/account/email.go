@@ -32,4 +32,6 @@ func NormalizeEmail(field, raw string) (string, error) {
 	return e, nil
 }
 
-func notPrintable(r rune) bool { return unicode.IsControl(r) || unicode.IsSpace(r) || !unicode.IsPrint(r) }
+func notPrintable(r rune) bool {
+	return unicode.IsControl(r) || unicode.IsSpace(r) || !unicode.IsPrint(r)
+}

@@ -253,4 +253,6 @@ func limitName(key string) string {
 // loginAccountKey is the failed-login counter of a username. It is keyed by
 // the address digest whether or not an account uses it, so the throttle
 // behaves the same for strangers and members.
-func loginAccountKey(email string) string { return "login-fail-user:" + hex.EncodeToString(Digest(email)) }
+func loginAccountKey(email string) string {
+	return "login-fail-user:" + hex.EncodeToString(Digest(email))
+}

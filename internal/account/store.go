@@ -104,9 +104,9 @@ type MailOutcome string
 // Mail outcomes.
 const (
 	MailSent    MailOutcome = "sent"
-	MailFailed  MailOutcome = "failed"    // will be retried at NextAt
-	MailDropped MailOutcome = "dropped"   // nothing to send (no active account, limit reached)
-	MailGaveUp  MailOutcome = "gave_up"   // failed past the retry horizon
+	MailFailed  MailOutcome = "failed"  // will be retried at NextAt
+	MailDropped MailOutcome = "dropped" // nothing to send (no active account, limit reached)
+	MailGaveUp  MailOutcome = "gave_up" // failed past the retry horizon
 )
 
 // MailAttempt is one recorded delivery attempt of an outbox message.
