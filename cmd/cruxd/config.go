@@ -1,0 +1,161 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/netip"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/cruxd/cruxd/internal/account"
+)
+
+// config is everything a cruxd process is told through flags and their
+// CRUXD_* environment twins. Flags win over the environment.
+type config struct {
+	Addr             string
+	DB               string
+	Mode             string
+	PublicURL        string
+	SMTPURL          string
+	MailFrom         string
+	ResetTTL         time.Duration
+	MinPasswordLen   int
+	HashConcurrency  int
+	HashWait         time.Duration
+	TrustedProxies   cidrList
+	Limits           bool
+	LogFormat        string
+	PoolSize         int
+	StatementTimeout time.Duration
+	NoMigrate        bool
+	ShutdownTimeout  time.Duration
+}
+
+// errUsage marks an error in the command line: exit code 2.
+var errUsage = errors.New("usage")
+
+// envName returns a flag's environment twin: --public-url → CRUXD_PUBLIC_URL.
+func envName(flagName string) string {
+	return "CRUXD_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// newFlagSet defines the flags shared by every subcommand that opens the
+// database, plus those of serve when serve is true.
+func newFlagSet(name string, c *config, serve bool, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.DB, "db", "cruxd.db", "database: a SQLite file path, or a postgres:// URL")
+	fs.IntVar(&c.PoolSize, "pool-size", 10, "PostgreSQL: connections in the pool")
+	fs.DurationVar(&c.StatementTimeout, "statement-timeout", 5*time.Second, "PostgreSQL: statement timeout")
+	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
+	fs.IntVar(&c.MinPasswordLen, "min-password-length", 15, "shortest password accepted (8 at least)")
+	if serve {
+		fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "address to listen on")
+		fs.StringVar(&c.Mode, "mode", string(account.Sandbox), "environment: sandbox or production")
+		fs.StringVar(&c.PublicURL, "public-url", "", "URL users reach cruxd at, for the links in mails (production: required, https unless loopback)")
+		fs.StringVar(&c.SMTPURL, "smtp-url", "", "SMTP server: smtp://[user:pass@]host:port (production: required)")
+		fs.StringVar(&c.MailFrom, "mail-from", "cruxd <no-reply@localhost>", "From address of mails")
+		fs.DurationVar(&c.ResetTTL, "reset-ttl", 2*time.Hour, "lifetime of a reset token")
+		fs.IntVar(&c.HashConcurrency, "hash-concurrency", 0, "password hashes run at once (0: one per CPU)")
+		fs.DurationVar(&c.HashWait, "hash-wait", 500*time.Millisecond, "how long a hash may wait for a slot before 503")
+		fs.Var(&c.TrustedProxies, "trusted-proxy", "CIDR of a proxy whose X-Forwarded-For is believed (repeat or comma-separate)")
+		fs.BoolVar(&c.Limits, "limits", false, "apply the abuse limits (always on in production)")
+		fs.BoolVar(&c.NoMigrate, "no-migrate", false, "do not apply database migrations at start")
+		fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long in-flight requests may finish after SIGTERM")
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage of cruxd %s:\n", name)
+		fs.VisitAll(func(f *flag.Flag) {
+			fmt.Fprintf(stderr, "  --%s %s (env %s, default %q)\n", f.Name, f.Usage, envName(f.Name), f.DefValue)
+		})
+	}
+	return fs
+}
+
+// parseFlags applies the environment, then args, to fs.
+func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) error {
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		if v := getenv(envName(f.Name)); v != "" && envErr == nil {
+			if err := fs.Set(f.Name, v); err != nil {
+				envErr = fmt.Errorf("%w: %s=%q: %v", errUsage, envName(f.Name), v, err)
+			}
+		}
+	})
+	if envErr != nil {
+		return envErr
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	return nil
+}
+
+// validate checks what serve needs before it touches anything.
+func (c *config) validate() error {
+	switch account.Mode(c.Mode) {
+	case account.Sandbox:
+	case account.Production:
+		if c.PublicURL == "" || c.SMTPURL == "" {
+			return fmt.Errorf("%w: production needs --public-url and --smtp-url", errUsage)
+		}
+	default:
+		return fmt.Errorf("%w: --mode must be sandbox or production, not %q", errUsage, c.Mode)
+	}
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+			return fmt.Errorf("%w: --public-url must be an absolute http(s) URL", errUsage)
+		}
+		if u.Scheme == "http" && !isLoopback(u.Hostname()) {
+			return fmt.Errorf("%w: --public-url must use https unless its host is loopback", errUsage)
+		}
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return fmt.Errorf("%w: --log-format must be text or json", errUsage)
+	}
+	if c.MinPasswordLen < 8 {
+		return fmt.Errorf("%w: --min-password-length must be 8 or more", errUsage)
+	}
+	return nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.IsLoopback()
+}
+
+// cidrList is a repeatable, comma-separable list of CIDR prefixes.
+type cidrList []netip.Prefix
+
+func (l *cidrList) String() string {
+	s := make([]string, len(*l))
+	for i, p := range *l {
+		s[i] = p.String()
+	}
+	return strings.Join(s, ",")
+}
+
+func (l *cidrList) Set(v string) error {
+	for _, part := range strings.Split(v, ",") {
+		p, err := netip.ParsePrefix(strings.TrimSpace(part))
+		if err != nil {
+			return err
+		}
+		*l = append(*l, p.Masked())
+	}
+	return nil
+}

@@ -1,0 +1,196 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/cruxd/cruxd/internal/cruxdtest"
+)
+
+const (
+	roy      = "rbreslawski@cruxsupplier.com"
+	bailey   = "mrbailey@projectthanos.com"
+	royOldPW = "thanos_rocks"
+	newPW    = "correct horse battery staple 42"
+)
+
+// TestResetFlow walks the whole flow of the issue over real HTTP against a
+// real cruxd process: reset → validate → refused weak password → complete →
+// spent → login with the new password → old password and old auth tokens
+// refused → Get User.
+func TestResetFlow(t *testing.T) {
+	forEachStore(t, func(t *testing.T, db string) {
+		p := startSandbox(t, db)
+		oldSession := login(t, p, roy, royOldPW)
+		oldAuth := oldSession["auth_token"].(string)
+		royUUID := oldSession["user_uuid"].(string)
+
+		token := resetToken(t, p, "  RBreslawski@CruxSupplier.com ") // case and spaces do not matter
+
+		r := p.Do(t, "GET", "/organizations/complete-password/?token="+token, nil)
+		if m := r.Map(t); r.Status != 200 || m["email"] != roy || m["token"] != token {
+			t.Fatalf("validate by query: %d %s", r.Status, r.Body)
+		}
+		r = p.Do(t, "GET", "/organizations/complete-password/", map[string]string{"token": token})
+		if m := r.Map(t); r.Status != 200 || m["email"] != roy {
+			t.Fatalf("validate by GET body: %d %s", r.Status, r.Body)
+		}
+
+		r = p.Do(t, "POST", "/organizations/complete-password/", map[string]string{"password": "short", "token": token})
+		if m := r.Map(t); r.Status != 400 || m["password"] == nil {
+			t.Fatalf("weak password: %d %s", r.Status, r.Body)
+		}
+		r = p.Do(t, "GET", "/organizations/complete-password/?token="+token, nil)
+		if r.Status != 200 {
+			t.Fatalf("token not live after a refused password: %d %s", r.Status, r.Body)
+		}
+
+		r = p.Do(t, "POST", "/organizations/complete-password/", map[string]string{"password": newPW, "token": token})
+		if r.Status != 204 || len(r.Body) != 0 {
+			t.Fatalf("complete: %d %s", r.Status, r.Body)
+		}
+		for _, req := range []struct{ method, path string }{
+			{"GET", "/organizations/complete-password/?token=" + token},
+			{"POST", "/organizations/complete-password/"},
+		} {
+			r = p.Do(t, req.method, req.path, map[string]string{"password": newPW + "x", "token": token})
+			if m := r.Map(t); r.Status != 404 || m["detail"] != "Invalid or expired token." {
+				t.Fatalf("%s spent token: %d %s", req.method, r.Status, r.Body)
+			}
+		}
+
+		newSession := login(t, p, roy, newPW)
+		r = p.Do(t, "POST", "/organizations/user-login/", map[string]string{"username": roy, "password": royOldPW})
+		if m := r.Map(t); r.Status != 401 || m["detail"] != "Unable to log in with provided credentials." {
+			t.Fatalf("old password: %d %s", r.Status, r.Body)
+		}
+		r = p.Do(t, "GET", "/organizations/users/detail/"+royUUID+"/", nil, "Authorization", "Token "+oldAuth)
+		if r.Status != 401 || r.Header.Get("WWW-Authenticate") != "Token" {
+			t.Fatalf("old auth token: %d %s", r.Status, r.Body)
+		}
+
+		newAuth := "Token " + newSession["auth_token"].(string)
+		r = p.Do(t, "GET", "/organizations/users/detail/"+royUUID+"/", nil, "Authorization", newAuth)
+		m := r.Map(t)
+		if r.Status != 200 || m["uuid"] != royUUID || m["status"] != "ACTIVE" || m["person"].(map[string]any)["email"] != roy {
+			t.Fatalf("get user: %d %s", r.Status, r.Body)
+		}
+
+		// Mr Bailey (another organization) has no password until reset.
+		bt := resetToken(t, p, bailey)
+		if r := p.Do(t, "POST", "/organizations/complete-password/", map[string]string{"password": newPW, "token": bt}); r.Status != 204 {
+			t.Fatalf("complete bailey: %d %s", r.Status, r.Body)
+		}
+		baileyUUID := login(t, p, bailey, newPW)["user_uuid"].(string)
+		r = p.Do(t, "GET", "/organizations/users/detail/"+baileyUUID+"/", nil, "Authorization", newAuth)
+		if r.Status != 404 {
+			t.Fatalf("other organization's user: %d %s", r.Status, r.Body)
+		}
+		r = p.Do(t, "GET", "/organizations/users/detail/"+royUUID+"/", nil)
+		if m := r.Map(t); r.Status != 401 || m["detail"] != "Invalid token." {
+			t.Fatalf("no token: %d %s", r.Status, r.Body)
+		}
+	})
+}
+
+// TestLoginResponseShape checks the documented Login body.
+func TestLoginResponseShape(t *testing.T) {
+	p := startSandbox(t, filepath.Join(t.TempDir(), "cruxd.db"))
+	m := login(t, p, roy, royOldPW)
+	if tok, _ := m["auth_token"].(string); len(tok) != 40 || strings.Trim(tok, "0123456789abcdef") != "" {
+		t.Errorf("auth_token %q: want 40 lower-case hex characters", tok)
+	}
+	if m["org_type"] != "SUPPLIER" || m["retailer_uuid"] != "" || m["supplier_uuid"] != m["org_uuid"] || m["org_uuid"] == "" {
+		t.Errorf("organization fields: %v", m)
+	}
+	pa := m["permission_assignments"].(map[string]any)
+	if pa["org_user"].(map[string]any)["uuid"] != m["user_uuid"] {
+		t.Errorf("org_user: %v", pa)
+	}
+	names := map[string]bool{}
+	for _, e := range pa["permissions"].([]any) {
+		e := e.(map[string]any)
+		perm := e["permission"].(map[string]any)
+		if e["assigned"] == true {
+			names[perm["name"].(string)] = true
+		}
+		for _, k := range []string{"uuid", "name", "display_name", "description", "visibility", "grouping"} {
+			if _, ok := perm[k]; !ok {
+				t.Errorf("permission lacks %q: %v", k, perm)
+			}
+		}
+	}
+	if !names["view_org_users"] || !names["edit_org_users"] {
+		t.Errorf("assigned permissions %v", names)
+	}
+}
+
+// TestConcurrentCompleteOneWinner: 50 concurrent Create New Password calls
+// with one token give exactly one 204; the rest 404.
+func TestConcurrentCompleteOneWinner(t *testing.T) {
+	forEachStore(t, func(t *testing.T, db string) {
+		p := startSandbox(t, db)
+		token := resetToken(t, p, roy)
+		codes := make([]int, 50)
+		var wg sync.WaitGroup
+		for i := range codes {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				resp, err := cruxdtest.Client.Post(p.URL+"/organizations/complete-password/", "application/json",
+					strings.NewReader(`{"password": "`+newPW+`", "token": "`+token+`"}`))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				resp.Body.Close()
+				codes[i] = resp.StatusCode
+			}()
+		}
+		wg.Wait()
+		count := map[int]int{}
+		for _, c := range codes {
+			count[c]++
+		}
+		if count[204] != 1 || count[404] != len(codes)-1 {
+			t.Fatalf("status counts %v: want one 204 and %d 404", count, len(codes)-1)
+		}
+	})
+}
+
+// TestNoSecretsAtRest runs a flow, stops cruxd and reads the raw database
+// files: no reset token, auth token or password is in them.
+func TestNoSecretsAtRest(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "cruxd.db")
+	p := startSandbox(t, db)
+	auth := login(t, p, roy, royOldPW)["auth_token"].(string)
+	spent := resetToken(t, p, roy)
+	if r := p.Do(t, "POST", "/organizations/complete-password/", map[string]string{"password": newPW, "token": spent}); r.Status != 204 {
+		t.Fatalf("complete: %d %s", r.Status, r.Body)
+	}
+	live := resetToken(t, p, roy)
+	auth2 := login(t, p, roy, newPW)["auth_token"].(string)
+	p.Kill() // no checkpoint: the WAL file keeps what it has
+
+	secrets := []string{spent, live, auth, auth2, newPW, royOldPW}
+	files, _ := filepath.Glob(db + "*")
+	if len(files) == 0 {
+		t.Fatal("no database files")
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range secrets {
+			if bytes.Contains(b, []byte(s)) {
+				t.Errorf("%s holds a secret in clear (%d chars)", filepath.Base(f), len(s))
+			}
+		}
+	}
+}

@@ -1,0 +1,94 @@
+// Command cruxd serves the Crux password-reset and login API.
+//
+//	cruxd [serve] [flags]   run the server (the default)
+//	cruxd migrate [flags]   apply database migrations and exit
+//
+// Every flag has an environment twin: --db is CRUXD_DB. See --help.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/cruxd/cruxd/internal/account"
+	"github.com/cruxd/cruxd/internal/sqlite"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
+	stop()
+	os.Exit(code)
+}
+
+// run executes one cruxd command and returns the process exit code: 0 on
+// success, 2 for a bad command line, 1 for any other failure. Errors are
+// one line on stderr, never a stack trace.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	var err error
+	switch cmd {
+	case "serve":
+		err = runServe(ctx, args, stdout, stderr, getenv)
+	case "migrate":
+		err = runMigrate(ctx, args, stdout, stderr, getenv)
+	default:
+		err = fmt.Errorf("%w: unknown command %q (commands: serve, migrate)", errUsage, cmd)
+	}
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		fmt.Fprintf(stderr, "cruxd: %v\n", strings.TrimPrefix(err.Error(), errUsage.Error()+": "))
+		return 2
+	default:
+		fmt.Fprintf(stderr, "cruxd: %v\n", err)
+		return 1
+	}
+}
+
+// newLogger returns the process logger: text or JSON lines on w.
+func newLogger(format string, w io.Writer) *slog.Logger {
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, nil))
+	}
+	return slog.New(slog.NewTextHandler(w, nil))
+}
+
+// openStore opens the database --db names: a postgres:// URL or a SQLite
+// file path. Migrations are applied unless noMigrate.
+func openStore(ctx context.Context, c *config, noMigrate bool) (account.Store, error) {
+	if strings.HasPrefix(c.DB, "postgres://") || strings.HasPrefix(c.DB, "postgresql://") {
+		return nil, fmt.Errorf("%w: PostgreSQL is not supported yet", errUsage)
+	}
+	s, err := sqlite.Open(ctx, c.DB)
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", c.DB, err)
+	}
+	return s, nil
+}
+
+// runMigrate applies the migrations of --db and exits.
+func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	var c config
+	if err := parseFlags(newFlagSet("migrate", &c, false, stderr), args, getenv); err != nil {
+		return err
+	}
+	s, err := openStore(ctx, &c, false)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "migrations applied to %s\n", c.DB)
+	return s.Close()
+}

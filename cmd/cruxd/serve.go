@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/cruxd/cruxd/internal/account"
+	"github.com/cruxd/cruxd/internal/httpapi"
+	"github.com/cruxd/cruxd/internal/password"
+)
+
+// runServe runs the server until ctx is cancelled (SIGINT/SIGTERM), then
+// shuts down gracefully.
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	var c config
+	if err := parseFlags(newFlagSet("serve", &c, true, stderr), args, getenv); err != nil {
+		return err
+	}
+	if err := c.validate(); err != nil {
+		return err
+	}
+	start := time.Now()
+	log := newLogger(c.LogFormat, stderr)
+
+	store, err := openStore(ctx, &c, c.NoMigrate)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	hasher, err := password.NewHasher(password.DefaultParams)
+	if err != nil {
+		return err
+	}
+	policy, err := password.NewPolicy(c.MinPasswordLen)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	mode := account.Mode(c.Mode)
+	var limits account.Limits
+	if mode == account.Production || c.Limits {
+		limits = account.ProductionLimits
+	}
+	svc := account.NewService(store, hasher, policy, account.Config{
+		Mode:            mode,
+		ResetTTL:        c.ResetTTL,
+		HashConcurrency: c.HashConcurrency,
+		HashWait:        c.HashWait,
+		Limits:          limits,
+		Mail:            c.SMTPURL != "",
+	}, log)
+
+	seeded := false
+	if mode == account.Sandbox {
+		if seeded, err = svc.SeedSandbox(ctx); err != nil {
+			return fmt.Errorf("seed demo data: %w", err)
+		}
+	}
+
+	api := httpapi.New(svc, httpapi.Options{TrustedProxies: c.TrustedProxies, Logger: log})
+	ln, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           api,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	printBanner(stdout, &c, ln.Addr().String(), seeded)
+	log.Info("cruxd started", "mode", c.Mode, "addr", ln.Addr().String(), "startup", time.Since(start))
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "timeout", c.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), c.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// printBanner tells a newcomer where cruxd is and, in sandbox, how to use
+// the demo accounts. The last line is the one tests wait for.
+func printBanner(w io.Writer, c *config, addr string, seeded bool) {
+	fmt.Fprintf(w, "cruxd %s mode, database %s\n", c.Mode, c.DB)
+	if account.Mode(c.Mode) == account.Sandbox {
+		if seeded {
+			fmt.Fprintln(w, "seeded the demo accounts:")
+		} else {
+			fmt.Fprintln(w, "demo accounts (if not changed since seeding):")
+		}
+		for _, u := range account.DemoUsers {
+			pw := "no password yet: reset it through the API"
+			if u.Password != "" {
+				pw = "password " + u.Password
+			}
+			fmt.Fprintf(w, "  %-30s %-16s %s\n", u.Email, u.Org, pw)
+		}
+	}
+	fmt.Fprintf(w, "listening on http://%s\n", addr)
+}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package cruxdtest
+
+const raceEnabled = false

@@ -1,0 +1,16 @@
+package httpapi
+
+import "net/http"
+
+// routes registers the whole API.
+func (s *Server) routes() {
+	s.handle("/organizations/reset-password/", endpoint{http.MethodPost: s.resetPassword})
+	s.handle("/organizations/complete-password/", endpoint{
+		http.MethodGet:  s.validateReset,
+		http.MethodPost: s.completeReset,
+	})
+	s.handle("/organizations/revoke-password-reset/", endpoint{http.MethodPost: s.revokeReset})
+	s.handle("/organizations/user-login/", endpoint{http.MethodPost: s.login})
+	s.handle("/organizations/users/detail/{uuid}/", endpoint{http.MethodGet: s.userDetail})
+	s.mux.HandleFunc("/", s.notFound)
+}
