@@ -1,0 +1,346 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/cruxd/cruxd/internal/account"
+)
+
+// tx implements account.Tx on one pgx transaction.
+type tx struct{ tx pgx.Tx }
+
+var _ account.Tx = (*tx)(nil)
+
+// Creations use ON CONFLICT DO NOTHING and report ECONFLICT when no row came
+// back: a unique violation would abort the whole transaction, while the
+// domain may go on after a conflict.
+
+func (t *tx) CreateOrganization(ctx context.Context, o *account.Organization) error {
+	err := t.tx.QueryRow(ctx, `
+		INSERT INTO organizations (uuid, name, type, created_at) VALUES ($1, $2, $3, $4)
+		ON CONFLICT DO NOTHING RETURNING id`,
+		o.UUID, o.Name, string(o.Type), o.CreatedAt).Scan(&o.ID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return account.Errorf(account.ECONFLICT, account.MsgOrgAlreadyExists)
+	}
+	return wrap("create organization", err)
+}
+
+func (t *tx) OrganizationByName(ctx context.Context, name string) (*account.Organization, error) {
+	var o account.Organization
+	var typ string
+	err := t.tx.QueryRow(ctx, `SELECT id, uuid, name, type, created_at FROM organizations WHERE name = $1`, name).
+		Scan(&o.ID, &o.UUID, &o.Name, &typ, &o.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, account.Errorf(account.ENOTFOUND, "No organization has that name.")
+	}
+	if err != nil {
+		return nil, wrap("find organization", err)
+	}
+	o.Type, o.CreatedAt = account.OrgType(typ), o.CreatedAt.UTC()
+	return &o, nil
+}
+
+func (t *tx) CountUsers(ctx context.Context) (int, error) {
+	var n int
+	err := t.tx.QueryRow(ctx, `SELECT count(*) FROM users`).Scan(&n)
+	return n, wrap("count users", err)
+}
+
+func (t *tx) CreateUser(ctx context.Context, u *account.User) error {
+	perms := u.Permissions
+	if perms == nil {
+		perms = []string{}
+	}
+	err := t.tx.QueryRow(ctx, `
+		INSERT INTO users (uuid, person_uuid, org_id, email, first_name, last_name, phone, job_title,
+			status, password_hash, permissions, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+		ON CONFLICT DO NOTHING RETURNING id`,
+		u.UUID, u.PersonUUID, u.OrgID, u.Email, u.FirstName, u.LastName, u.Phone, u.JobTitle,
+		string(u.Status), u.PasswordHash, perms, u.CreatedAt).Scan(&u.ID)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return account.Errorf(account.ECONFLICT, account.MsgUserAlreadyExists)
+	case pgCode(err) == codeForeignKeyViolation:
+		return account.Errorf(account.ENOTFOUND, "No such organization.")
+	}
+	return wrap("create user", err)
+}
+
+// userColumns selects a user joined with its organization, in the order
+// scanUser reads them.
+const userColumns = `
+	SELECT u.id, u.uuid, u.person_uuid, u.org_id, u.email, u.first_name, u.last_name, u.phone,
+		u.job_title, u.status, u.password_hash, u.permissions, u.created_at,
+		o.id, o.uuid, o.name, o.type, o.created_at
+	FROM users u JOIN organizations o ON o.id = u.org_id`
+
+func scanUser(row pgx.Row) (*account.User, error) {
+	var u account.User
+	var o account.Organization
+	var status, typ string
+	err := row.Scan(&u.ID, &u.UUID, &u.PersonUUID, &u.OrgID, &u.Email, &u.FirstName, &u.LastName, &u.Phone,
+		&u.JobTitle, &status, &u.PasswordHash, &u.Permissions, &u.CreatedAt,
+		&o.ID, &o.UUID, &o.Name, &typ, &o.CreatedAt)
+	if err != nil {
+		return nil, err
+	}
+	if len(u.Permissions) == 0 {
+		u.Permissions = nil
+	}
+	u.Status, u.CreatedAt = account.Status(status), u.CreatedAt.UTC()
+	o.Type, o.CreatedAt = account.OrgType(typ), o.CreatedAt.UTC()
+	u.Org = &o
+	return &u, nil
+}
+
+func (t *tx) user(ctx context.Context, op, where string, arg any) (*account.User, error) {
+	u, err := scanUser(t.tx.QueryRow(ctx, userColumns+" WHERE "+where, arg))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, account.Errorf(account.ENOTFOUND, "No such user.")
+	}
+	if err != nil {
+		return nil, wrap(op, err)
+	}
+	return u, nil
+}
+
+func (t *tx) UserByID(ctx context.Context, id int64) (*account.User, error) {
+	return t.user(ctx, "find user by id", "u.id = $1", id)
+}
+
+func (t *tx) UserByEmail(ctx context.Context, email string) (*account.User, error) {
+	return t.user(ctx, "find user by e-mail", "u.email = $1", email)
+}
+
+func (t *tx) UserByUUID(ctx context.Context, uuid string) (*account.User, error) {
+	return t.user(ctx, "find user by uuid", "u.uuid = $1", uuid)
+}
+
+func (t *tx) Users(ctx context.Context) ([]*account.User, error) {
+	rows, err := t.tx.Query(ctx, userColumns+" ORDER BY u.id")
+	if err != nil {
+		return nil, wrap("list users", err)
+	}
+	defer rows.Close()
+	var users []*account.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, wrap("list users", err)
+		}
+		users = append(users, u)
+	}
+	return users, wrap("list users", rows.Err())
+}
+
+func (t *tx) SetPassword(ctx context.Context, userID int64, hash string) error {
+	return t.updateUser(ctx, "set password", `UPDATE users SET password_hash = $2 WHERE id = $1`, userID, hash)
+}
+
+func (t *tx) SetStatus(ctx context.Context, userID int64, s account.Status) error {
+	return t.updateUser(ctx, "set status", `UPDATE users SET status = $2 WHERE id = $1`, userID, string(s))
+}
+
+func (t *tx) updateUser(ctx context.Context, op, sql string, args ...any) error {
+	tag, err := t.tx.Exec(ctx, sql, args...)
+	if err != nil {
+		return wrap(op, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return account.Errorf(account.ENOTFOUND, "No such user.")
+	}
+	return nil
+}
+
+func (t *tx) CreateResetToken(ctx context.Context, rt *account.ResetToken) error {
+	err := t.tx.QueryRow(ctx, `
+		INSERT INTO reset_tokens (digest, user_id, created_at, expires_at, used_at, revoked_at)
+		VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT DO NOTHING RETURNING id`,
+		rt.Digest, rt.UserID, rt.CreatedAt, rt.ExpiresAt, rt.UsedAt, rt.RevokedAt).Scan(&rt.ID)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return account.Errorf(account.ECONFLICT, "The reset token already exists.")
+	case pgCode(err) == codeForeignKeyViolation:
+		return account.Errorf(account.ENOTFOUND, "No such user.")
+	}
+	return wrap("create reset token", err)
+}
+
+const resetTokenColumns = `id, digest, user_id, created_at, expires_at, used_at, revoked_at`
+
+func scanResetToken(row pgx.Row) (*account.ResetToken, error) {
+	var rt account.ResetToken
+	if err := row.Scan(&rt.ID, &rt.Digest, &rt.UserID, &rt.CreatedAt, &rt.ExpiresAt, &rt.UsedAt, &rt.RevokedAt); err != nil {
+		return nil, err
+	}
+	rt.CreatedAt, rt.ExpiresAt = rt.CreatedAt.UTC(), rt.ExpiresAt.UTC()
+	rt.UsedAt, rt.RevokedAt = utcPtr(rt.UsedAt), utcPtr(rt.RevokedAt)
+	return &rt, nil
+}
+
+func (t *tx) LiveResetToken(ctx context.Context, digest []byte, now time.Time) (*account.ResetToken, error) {
+	rt, err := scanResetToken(t.tx.QueryRow(ctx, `
+		SELECT `+resetTokenColumns+` FROM reset_tokens
+		WHERE digest = $1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $2`, digest, now))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, account.Errorf(account.ENOTFOUND, account.MsgInvalidToken)
+	}
+	if err != nil {
+		return nil, wrap("find reset token", err)
+	}
+	return rt, nil
+}
+
+// ConsumeResetToken spends the token in one conditional UPDATE. Of
+// concurrent transactions with one digest, the first to update the row wins;
+// the others wait for it and then find used_at set, so they match no row.
+func (t *tx) ConsumeResetToken(ctx context.Context, digest []byte, now time.Time) (*account.ResetToken, error) {
+	rt, err := scanResetToken(t.tx.QueryRow(ctx, `
+		UPDATE reset_tokens SET used_at = $1
+		WHERE digest = $2 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $1
+		RETURNING `+resetTokenColumns, now, digest))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, account.Errorf(account.ENOTFOUND, account.MsgInvalidToken)
+	}
+	if err != nil {
+		return nil, wrap("consume reset token", err)
+	}
+	return rt, nil
+}
+
+// RevokeResetTokens first locks the user's row, so that concurrent
+// issuers for one account take turns and each sees the others' tokens:
+// otherwise two transactions could each keep a different newest set and
+// leave more than keep tokens live.
+func (t *tx) RevokeResetTokens(ctx context.Context, userID int64, keep int, now time.Time) (int, error) {
+	var id int64
+	err := t.tx.QueryRow(ctx, `SELECT id FROM users WHERE id = $1 FOR NO KEY UPDATE`, userID).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil // no user, no tokens
+	}
+	if err != nil {
+		return 0, wrap("revoke reset tokens", err)
+	}
+	tag, err := t.tx.Exec(ctx, `
+		UPDATE reset_tokens SET revoked_at = $3
+		WHERE user_id = $1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $3
+		AND id NOT IN (
+			SELECT id FROM reset_tokens
+			WHERE user_id = $1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $3
+			ORDER BY created_at DESC, id DESC LIMIT $2)`,
+		userID, max(keep, 0), now)
+	if err != nil {
+		return 0, wrap("revoke reset tokens", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+func (t *tx) CreateAuthToken(ctx context.Context, at *account.AuthToken) error {
+	tag, err := t.tx.Exec(ctx, `
+		INSERT INTO auth_tokens (digest, user_id, created_at) VALUES ($1, $2, $3)
+		ON CONFLICT DO NOTHING`, at.Digest, at.UserID, at.CreatedAt)
+	switch {
+	case pgCode(err) == codeForeignKeyViolation:
+		return account.Errorf(account.ENOTFOUND, "No such user.")
+	case err != nil:
+		return wrap("create auth token", err)
+	case tag.RowsAffected() == 0:
+		return account.Errorf(account.ECONFLICT, "The auth token already exists.")
+	}
+	return nil
+}
+
+func (t *tx) UserByAuthToken(ctx context.Context, digest []byte) (*account.User, error) {
+	u, err := scanUser(t.tx.QueryRow(ctx, userColumns+`
+		JOIN auth_tokens a ON a.user_id = u.id
+		WHERE a.digest = $1 AND a.revoked_at IS NULL`, digest))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, account.Errorf(account.ENOTFOUND, account.MsgInvalidAuthToken)
+	}
+	if err != nil {
+		return nil, wrap("find user by auth token", err)
+	}
+	return u, nil
+}
+
+func (t *tx) RevokeAuthTokens(ctx context.Context, userID int64, now time.Time) error {
+	_, err := t.tx.Exec(ctx, `UPDATE auth_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL`,
+		userID, now)
+	return wrap("revoke auth tokens", err)
+}
+
+// Hit counts in one upsert, so concurrent hits from any number of processes
+// all count. The same statement purges the key's older windows.
+func (t *tx) Hit(ctx context.Context, key string, windowStart time.Time) (int, error) {
+	var n int
+	err := t.tx.QueryRow(ctx, `
+		WITH purge AS (DELETE FROM counters WHERE key = $1 AND window_start < $2)
+		INSERT INTO counters (key, window_start, count) VALUES ($1, $2, 1)
+		ON CONFLICT (key, window_start) DO UPDATE SET count = counters.count + 1
+		RETURNING count`, key, windowStart).Scan(&n)
+	return n, wrap("count hit", err)
+}
+
+func (t *tx) Count(ctx context.Context, key string, windowStart time.Time) (int, error) {
+	var n int
+	err := t.tx.QueryRow(ctx, `SELECT count FROM counters WHERE key = $1 AND window_start = $2`, key, windowStart).Scan(&n)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	return n, wrap("read counter", err)
+}
+
+func (t *tx) ClearCounter(ctx context.Context, key string) error {
+	_, err := t.tx.Exec(ctx, `DELETE FROM counters WHERE key = $1`, key)
+	return wrap("clear counter", err)
+}
+
+func (t *tx) AppendAudit(ctx context.Context, e *account.AuditEvent) error {
+	err := t.tx.QueryRow(ctx, `
+		INSERT INTO audit (at, action, email_digest, user_id, ip, user_agent, detail)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
+		e.At, e.Action, e.EmailDigest, nullID(e.UserID), e.IP, e.UserAgent, e.Detail).Scan(&e.ID)
+	return wrap("append audit event", err)
+}
+
+// wrap adds the operation to a store failure and classifies it.
+func wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return classify(fmt.Errorf("%s: %w", op, err))
+}
+
+// pgCode returns the SQLSTATE of a server error in err's chain, or "".
+func pgCode(err error) string {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code
+	}
+	return ""
+}
+
+// nullID stores the "none" id 0 as NULL.
+func nullID(id int64) any {
+	if id == 0 {
+		return nil
+	}
+	return id
+}
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
