@@ -33,6 +33,7 @@ type config struct {
 	StatementTimeout time.Duration
 	NoMigrate        bool
 	ShutdownTimeout  time.Duration
+	ReadTimeout      time.Duration
 }
 
 // errUsage marks an error in the command line: exit code 2.
@@ -66,6 +67,7 @@ func newFlagSet(name string, c *config, serve bool, stderr io.Writer) *flag.Flag
 		fs.BoolVar(&c.Limits, "limits", false, "apply the abuse limits (always on in production)")
 		fs.BoolVar(&c.NoMigrate, "no-migrate", false, "do not apply database migrations at start")
 		fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long in-flight requests may finish after SIGTERM")
+		fs.DurationVar(&c.ReadTimeout, "read-timeout", 10*time.Second, "how long a client may take to send a request's headers, and its whole request")
 	}
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage of cruxd %s:\n", name)
@@ -123,6 +125,9 @@ func (c *config) validate() error {
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("%w: --log-format must be text or json", errUsage)
+	}
+	if c.ReadTimeout <= 0 {
+		return fmt.Errorf("%w: --read-timeout must be positive", errUsage)
 	}
 	if c.MinPasswordLen < 8 {
 		return fmt.Errorf("%w: --min-password-length must be 8 or more", errUsage)
