@@ -34,7 +34,11 @@ func (s *Service) RequestReset(ctx context.Context, rawEmail string, m Meta) (st
 			}
 			return tx.AppendAudit(ctx, audit)
 		})
-		return "", storeErr(err)
+		if err != nil {
+			return "", storeErr(err)
+		}
+		s.mailWasQueued()
+		return "", nil
 	}
 
 	token, err := newResetToken(s.Rand)
@@ -66,7 +70,9 @@ func (s *Service) RequestReset(ctx context.Context, rawEmail string, m Meta) (st
 	if err != nil {
 		return "", storeErr(err)
 	}
-	if !s.cfg.Mail {
+	if s.cfg.Mail {
+		s.mailWasQueued()
+	} else {
 		s.log.Info("reset mail not sent: no SMTP server configured", "kind", MailReset)
 	}
 	return token, nil
@@ -171,7 +177,13 @@ func (s *Service) CompleteReset(ctx context.Context, token, password string, m M
 		return tx.AppendAudit(ctx, &AuditEvent{At: now, Action: AuditResetCompleted, EmailDigest: Digest(u.Email),
 			UserID: t.UserID, IP: m.IP, UserAgent: m.UserAgent})
 	})
-	return storeErr(err)
+	if err != nil {
+		return storeErr(err)
+	}
+	if s.cfg.Mail {
+		s.mailWasQueued()
+	}
+	return nil
 }
 
 // setPassword replaces a user's password hash and retires every credential

@@ -64,6 +64,12 @@ type Config struct {
 	// Mail says whether mails are delivered (an SMTP server is configured).
 	// In sandbox without it, nothing is queued and the log notes "not sent".
 	Mail bool
+	// A mail whose delivery failed is retried after MailRetryMin (default
+	// 30s), then after twice as long each time up to MailRetryMax (default
+	// 1h), until MailRetryFor (default 24h) has passed since it was queued.
+	MailRetryMin time.Duration
+	MailRetryMax time.Duration
+	MailRetryFor time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -82,6 +88,15 @@ func (c *Config) setDefaults() {
 	if c.HashWait <= 0 {
 		c.HashWait = 500 * time.Millisecond
 	}
+	if c.MailRetryMin <= 0 {
+		c.MailRetryMin = 30 * time.Second
+	}
+	if c.MailRetryMax <= 0 {
+		c.MailRetryMax = time.Hour
+	}
+	if c.MailRetryFor <= 0 {
+		c.MailRetryFor = 24 * time.Hour
+	}
 }
 
 // Service owns every rule of cruxd. The HTTP API, the reset pages and the CLI
@@ -99,6 +114,7 @@ type Service struct {
 
 	hashSlots  chan struct{}
 	tokenLocks keyedMutex
+	mailQueued chan struct{} // wakes RunOutbox when a mail was queued
 }
 
 // NewService returns a Service on store. A nil logger discards.
@@ -108,14 +124,15 @@ func NewService(store Store, hasher PasswordHasher, policy PasswordPolicy, cfg C
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Service{
-		store:     store,
-		hasher:    hasher,
-		policy:    policy,
-		cfg:       cfg,
-		log:       log,
-		Now:       time.Now,
-		Rand:      rand.Reader,
-		hashSlots: make(chan struct{}, cfg.HashConcurrency),
+		store:      store,
+		hasher:     hasher,
+		policy:     policy,
+		cfg:        cfg,
+		log:        log,
+		Now:        time.Now,
+		Rand:       rand.Reader,
+		hashSlots:  make(chan struct{}, cfg.HashConcurrency),
+		mailQueued: make(chan struct{}, 1),
 	}
 }
 

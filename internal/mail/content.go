@@ -1,0 +1,110 @@
+package mail
+
+import (
+	"embed"
+	"errors"
+	"fmt"
+	htmltemplate "html/template"
+	"net/url"
+	"strings"
+	texttemplate "text/template"
+
+	"github.com/cruxd/cruxd/internal/account"
+)
+
+//go:embed templates/*.txt templates/*.html
+var templateFS embed.FS
+
+// content renders the mails: subjects, text and HTML parts.
+type content struct {
+	publicURL string // without a trailing slash
+	product   string
+	text      *texttemplate.Template
+	html      *htmltemplate.Template
+}
+
+// rendered is one mail's subject and bodies.
+type rendered struct {
+	subject, text, html string
+}
+
+// data is what the templates see.
+type data struct {
+	Product      string
+	PublicURL    string
+	FirstName    string
+	To           string
+	At           string // e.g. "2026-03-01 14:05:09 UTC"
+	IP           string
+	UserAgent    string
+	Token        string // reset only
+	ResetURL     string // reset only: {public}/reset-password/#token=T
+	RevokeURL    string // reset only: {public}/reset-password/#revoke=T
+	ResetPageURL string // {public}/reset-password/
+}
+
+func newContent(publicURL, product string) (*content, error) {
+	u, err := url.Parse(publicURL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil ||
+		u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("public url %q: want an absolute http(s) URL without query or fragment", publicURL)
+	}
+	if product = clean(product, 64); product == "" {
+		return nil, errors.New("mail: product name is empty")
+	}
+	text, err := texttemplate.ParseFS(templateFS, "templates/*.txt")
+	if err != nil {
+		return nil, fmt.Errorf("mail templates: %w", err)
+	}
+	html, err := htmltemplate.ParseFS(templateFS, "templates/*.html")
+	if err != nil {
+		return nil, fmt.Errorf("mail templates: %w", err)
+	}
+	return &content{publicURL: strings.TrimRight(u.String(), "/"), product: product, text: text, html: html}, nil
+}
+
+// render returns the subject and parts of m.
+func (c *content) render(m account.Mail) (*rendered, error) {
+	d := data{
+		Product:      c.product,
+		PublicURL:    c.publicURL + "/",
+		FirstName:    clean(m.FirstName, 64),
+		To:           m.To,
+		At:           m.At.UTC().Format("2006-01-02 15:04:05 UTC"),
+		IP:           clean(m.Meta.IP, 64),
+		UserAgent:    clean(m.Meta.UserAgent, 200),
+		ResetPageURL: c.publicURL + "/reset-password/",
+	}
+	if d.IP == "" {
+		d.IP = "unknown"
+	}
+	r := &rendered{}
+	var name string
+	switch m.Kind {
+	case account.MailReset:
+		if m.Token == "" {
+			return nil, errors.New("mail: reset mail without a token")
+		}
+		// The token rides in the fragment: browsers never send it to a
+		// server, so it stays out of access logs and Referer headers.
+		d.Token = m.Token
+		d.ResetURL = d.ResetPageURL + "#token=" + url.QueryEscape(m.Token)
+		d.RevokeURL = d.ResetPageURL + "#revoke=" + url.QueryEscape(m.Token)
+		name, r.subject = "reset", "Reset your "+c.product+" password"
+	case account.MailPasswordChanged:
+		name, r.subject = "password_changed", "Your "+c.product+" password was changed"
+	default:
+		return nil, fmt.Errorf("mail: unknown kind %q", m.Kind)
+	}
+	var b strings.Builder
+	if err := c.text.ExecuteTemplate(&b, name+".txt", d); err != nil {
+		return nil, fmt.Errorf("render %s text: %w", name, err)
+	}
+	r.text = b.String()
+	b.Reset()
+	if err := c.html.ExecuteTemplate(&b, name+".html", d); err != nil {
+		return nil, fmt.Errorf("render %s html: %w", name, err)
+	}
+	r.html = b.String()
+	return r, nil
+}

@@ -1,0 +1,197 @@
+package mail_test
+
+import (
+	"context"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cruxd/cruxd/internal/account"
+	"github.com/cruxd/cruxd/internal/mail"
+	"github.com/cruxd/cruxd/internal/testenv"
+)
+
+const (
+	publicURL = "https://accounts.example.com"
+	token     = "G7TwCq1Vkds0DLYnfAuP"
+)
+
+var at = time.Date(2026, 3, 1, 14, 5, 9, 0, time.UTC)
+
+func newSMTP(t *testing.T, smtpURL string) *mail.SMTP {
+	t.Helper()
+	s, err := mail.NewSMTP(smtpURL, "Crux Accounts <no-reply@example.com>", publicURL, "Crux")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func send(t *testing.T, s *mail.SMTP, m account.Mail) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.Send(ctx, m); err != nil {
+		t.Fatalf("send: %v", err)
+	}
+}
+
+// TestResetMail sends a reset mail to a real Mailpit and reads it back: the
+// link carries the token in the fragment of --public-url, the text shows
+// the token, and there is an HTML part and a "this wasn't me" link.
+func TestResetMail(t *testing.T) {
+	mp := testenv.StartMailpit(t)
+	s := newSMTP(t, mp.SMTPURL())
+	send(t, s, account.Mail{Kind: account.MailReset, To: "roy@example.com", FirstName: "Roy", Token: token, At: at,
+		Meta: account.Meta{IP: "203.0.113.7", UserAgent: "curl/8.5.0"}})
+
+	msgs := mp.WaitMessage(t, "roy@example.com", 1, 30*time.Second)
+	d := mp.Message(t, msgs[0].ID)
+	if d.Subject != "Reset your Crux password" || d.From != "no-reply@example.com" {
+		t.Errorf("subject %q from %q", d.Subject, d.From)
+	}
+	link := publicURL + "/reset-password/#token=" + token
+	revoke := publicURL + "/reset-password/#revoke=" + token
+	text := strings.ReplaceAll(d.Text, "\r\n", "\n")
+	for _, want := range []string{link, revoke, "\n" + token + "\n", "Hello Roy", "203.0.113.7", "2026-03-01 14:05:09 UTC"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("text part lacks %q:\n%s", want, d.Text)
+		}
+	}
+	for _, want := range []string{`href="` + link + `"`, `href="` + revoke + `"`, token} {
+		if !strings.Contains(d.HTML, want) {
+			t.Errorf("HTML part lacks %q:\n%s", want, d.HTML)
+		}
+	}
+	if got := d.Headers.Get("Auto-Submitted"); got != "auto-generated" {
+		t.Errorf("Auto-Submitted %q", got)
+	}
+}
+
+// TestPasswordChangedMail: the notice says when, from where and with what
+// the password changed, and what to do if it was not the owner.
+func TestPasswordChangedMail(t *testing.T) {
+	mp := testenv.StartMailpit(t)
+	s := newSMTP(t, mp.SMTPURL())
+	send(t, s, account.Mail{Kind: account.MailPasswordChanged, To: "roy@example.com", FirstName: "Roy", At: at,
+		Meta: account.Meta{IP: "203.0.113.7", UserAgent: "Mozilla/5.0 <script>alert(1)</script>"}})
+
+	d := mp.Message(t, mp.WaitMessage(t, "roy@example.com", 1, 30*time.Second)[0].ID)
+	if d.Subject != "Your Crux password was changed" {
+		t.Errorf("subject %q", d.Subject)
+	}
+	for _, want := range []string{"2026-03-01 14:05:09 UTC", "203.0.113.7", "Mozilla/5.0", publicURL + "/reset-password/", "support"} {
+		if !strings.Contains(d.Text, want) {
+			t.Errorf("text part lacks %q:\n%s", want, d.Text)
+		}
+		if !strings.Contains(d.HTML, want) {
+			t.Errorf("HTML part lacks %q:\n%s", want, d.HTML)
+		}
+	}
+	if strings.Contains(d.HTML, "<script>") || strings.Contains(d.Text, token) {
+		t.Errorf("HTML part not escaped or token leaked:\n%s", d.HTML)
+	}
+}
+
+// TestRecipientCannotInjectHeaders: an address smuggling a header or a
+// second recipient is refused before anything reaches the server.
+func TestRecipientCannotInjectHeaders(t *testing.T) {
+	mp := testenv.StartMailpit(t)
+	s := newSMTP(t, mp.SMTPURL())
+	for _, to := range []string{
+		"victim@example.com\r\nBcc: evil@example.com",
+		"victim@example.com\nBcc: evil@example.com",
+		"victim@example.com, evil@example.com",
+		"Victim <evil@example.com>",
+		"",
+	} {
+		err := s.Send(context.Background(), account.Mail{Kind: account.MailReset, To: to, Token: token, At: at})
+		if err == nil {
+			t.Errorf("Send to %q: no error", to)
+		}
+	}
+	// A display name with a line break is cleaned, not injected.
+	send(t, s, account.Mail{Kind: account.MailReset, To: "victim@example.com", FirstName: "Eve\r\nBcc: evil@example.com",
+		Token: token, At: at})
+	mp.WaitMessage(t, "victim@example.com", 1, 30*time.Second)
+	for _, m := range mp.Messages(t) {
+		if len(m.To)+len(m.Cc)+len(m.Bcc) != 1 || m.To[0] != "victim@example.com" {
+			t.Errorf("message %s went to %v %v %v", m.ID, m.To, m.Cc, m.Bcc)
+		}
+	}
+}
+
+// TestAuth: with user:pass in the URL the sender authenticates (Mailpit
+// accepts any credentials on loopback without TLS).
+func TestAuth(t *testing.T) {
+	mp := testenv.StartMailpit(t)
+	u := strings.Replace(mp.SMTPURL(), "smtp://", "smtp://cruxd:s3cr%40t@", 1)
+	send(t, newSMTP(t, u), account.Mail{Kind: account.MailPasswordChanged, To: "roy@example.com", At: at})
+	mp.WaitMessage(t, "roy@example.com", 1, 30*time.Second)
+}
+
+// TestSendUnreachable: a server that refuses connections is an error, soon.
+func TestSendUnreachable(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	s := newSMTP(t, "smtp://"+addr)
+	start := time.Now()
+	if err := s.Send(context.Background(), account.Mail{Kind: account.MailReset, To: "roy@example.com", Token: token, At: at}); err == nil {
+		t.Fatal("no error")
+	} else if strings.Contains(err.Error(), token) {
+		t.Errorf("error carries the token: %v", err)
+	}
+	if d := time.Since(start); d > mail.Timeout+5*time.Second {
+		t.Errorf("took %v", d)
+	}
+}
+
+func TestNewSMTP(t *testing.T) {
+	for _, tc := range []struct {
+		name, url, from, public string
+		ok                      bool
+	}{
+		{"plain", "smtp://127.0.0.1:1025", "a@example.com", publicURL, true},
+		{"default port", "smtp://mail.example.com", "a@example.com", publicURL, true},
+		{"implicit TLS", "smtps://user:pw@mail.example.com:465", "cruxd <a@example.com>", publicURL, true},
+		{"public url path", "smtp://127.0.0.1:1025", "a@example.com", "https://example.com/accounts/", true},
+		{"bad scheme", "http://127.0.0.1:1025", "a@example.com", publicURL, false},
+		{"no host", "smtp://:25", "a@example.com", publicURL, false},
+		{"path", "smtp://127.0.0.1:25/x", "a@example.com", publicURL, false},
+		{"query", "smtp://127.0.0.1:25?tls=no", "a@example.com", publicURL, false},
+		{"bad port", "smtp://127.0.0.1:99999", "a@example.com", publicURL, false},
+		{"bad from", "smtp://127.0.0.1:25", "not an address", publicURL, false},
+		{"relative public url", "smtp://127.0.0.1:25", "a@example.com", "/reset", false},
+		{"public url with fragment", "smtp://127.0.0.1:25", "a@example.com", publicURL + "/#x", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := mail.NewSMTP(tc.url, tc.from, tc.public, "Crux")
+			if (err == nil) != tc.ok {
+				t.Fatalf("err = %v, want ok %v", err, tc.ok)
+			}
+			if err != nil && strings.Contains(err.Error(), "pw@") {
+				t.Errorf("error shows the password: %v", err)
+			}
+		})
+	}
+}
+
+// TestLinksFromPublicURLOnly: the public URL's path prefix is kept and
+// nothing but the token is added.
+func TestLinksFromPublicURLOnly(t *testing.T) {
+	mp := testenv.StartMailpit(t)
+	s, err := mail.NewSMTP(mp.SMTPURL(), "a@example.com", "https://example.com/accounts/", "Crux")
+	if err != nil {
+		t.Fatal(err)
+	}
+	send(t, s, account.Mail{Kind: account.MailReset, To: "roy@example.com", Token: token, At: at})
+	d := mp.Message(t, mp.WaitMessage(t, "roy@example.com", 1, 30*time.Second)[0].ID)
+	if !strings.Contains(d.Text, "https://example.com/accounts/reset-password/#token="+token) {
+		t.Errorf("link:\n%s", d.Text)
+	}
+}
