@@ -35,7 +35,7 @@ type outboxClock struct {
 	t  time.Time
 }
 
-func (c *outboxClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *outboxClock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *outboxClock) Set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.t = t }
 func (c *outboxClock) Advance(d time.Duration) {
 	c.mu.Lock()
