@@ -34,6 +34,8 @@ type config struct {
 	NoMigrate        bool
 	ShutdownTimeout  time.Duration
 	ReadTimeout      time.Duration
+	ProductName      string
+	ReturnURL        string
 }
 
 // errUsage marks an error in the command line: exit code 2.
@@ -67,6 +69,8 @@ func newFlagSet(name string, c *config, serve bool, stderr io.Writer) *flag.Flag
 		fs.BoolVar(&c.Limits, "limits", false, "apply the abuse limits (always on in production)")
 		fs.BoolVar(&c.NoMigrate, "no-migrate", false, "do not apply database migrations at start")
 		fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long in-flight requests may finish after SIGTERM")
+		fs.StringVar(&c.ProductName, "product-name", "cruxd", "product name shown on the reset pages")
+		fs.StringVar(&c.ReturnURL, "return-url", "", "the app's URL, linked from the reset pages once the password changed")
 		fs.DurationVar(&c.ReadTimeout, "read-timeout", 10*time.Second, "how long a client may take to send a request's headers, and its whole request")
 	}
 	fs.Usage = func() {
@@ -121,6 +125,12 @@ func (c *config) validate() error {
 		}
 		if u.Scheme == "http" && !isLoopback(u.Hostname()) {
 			return fmt.Errorf("%w: --public-url must use https unless its host is loopback", errUsage)
+		}
+	}
+	if c.ReturnURL != "" {
+		u, err := url.Parse(c.ReturnURL)
+		if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+			return fmt.Errorf("%w: --return-url must be an absolute http(s) URL", errUsage)
 		}
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {

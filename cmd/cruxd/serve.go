@@ -13,6 +13,7 @@ import (
 	"github.com/cruxd/cruxd/internal/account"
 	"github.com/cruxd/cruxd/internal/httpapi"
 	"github.com/cruxd/cruxd/internal/password"
+	"github.com/cruxd/cruxd/internal/web"
 )
 
 // runServe runs the server until ctx is cancelled (SIGINT/SIGTERM), then
@@ -64,6 +65,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	}
 
 	api := httpapi.New(svc, httpapi.Options{TrustedProxies: c.TrustedProxies, Logger: log})
+	web.New(web.Options{
+		ProductName: c.ProductName,
+		ReturnURL:   c.ReturnURL,
+		MinLength:   c.MinPasswordLen,
+		LinkTTL:     c.ResetTTL,
+	}).Register(api.Handle)
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)

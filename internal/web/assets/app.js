@@ -1,0 +1,362 @@
+// The reset pages: /forgot-password/ and /reset-password/. Plain script, no
+// build step. It talks to the JSON API of the same origin and never shows or
+// keeps a reset token anywhere but in memory.
+'use strict';
+
+(function () {
+  var body = document.body;
+  var minLength = Number(body.getAttribute('data-min-length')) || 15;
+  var announcer = document.getElementById('announce');
+
+  // announce tells screen readers what just happened. Emptying the region
+  // first makes the same message heard again when it repeats.
+  function announce(message) {
+    announcer.textContent = '';
+    window.setTimeout(function () { announcer.textContent = message; }, 60);
+  }
+
+  // show makes one panel visible, hides the others and moves focus into it
+  // so keyboard and screen reader users land on what changed.
+  function show(id, focusTarget) {
+    var panels = document.querySelectorAll('.panel');
+    for (var i = 0; i < panels.length; i++) {
+      panels[i].hidden = panels[i].id !== id;
+    }
+    var panel = document.getElementById(id);
+    var target = focusTarget || panel.querySelector('h1');
+    if (target) {
+      target.focus();
+    }
+    return panel;
+  }
+
+  function secondsText(n) {
+    if (n >= 120) {
+      return Math.ceil(n / 60) + ' minutes';
+    }
+    return n + (n === 1 ? ' second' : ' seconds');
+  }
+
+  // problem says what went wrong with an answer the caller did not expect.
+  function problem(res) {
+    var wait = res.retryAfter > 0 ? 'Try again in ' + secondsText(res.retryAfter) + '.' : 'Try again in a moment.';
+    if (res.status === 429) {
+      return 'Too many attempts. ' + wait;
+    }
+    if (res.status === 503) {
+      return 'The service is busy right now. ' + wait;
+    }
+    return 'Something went wrong on our side. Try again in a moment.';
+  }
+
+  var networkProblem = 'We could not reach the server. Check your connection and try again.';
+
+  // api sends one JSON request and returns {status, data, retryAfter}; it
+  // rejects only when the server could not be reached.
+  function api(method, path, payload) {
+    var init = {
+      method: method,
+      headers: { Accept: 'application/json' },
+      cache: 'no-store',
+      credentials: 'omit',
+      referrerPolicy: 'no-referrer'
+    };
+    if (payload !== undefined) {
+      init.headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(payload);
+    }
+    return fetch(path, init).then(function (res) {
+      var retryAfter = Number(res.headers.get('Retry-After')) || 0;
+      var done = function (data) { return { status: res.status, data: data, retryAfter: retryAfter }; };
+      if (res.status === 204) {
+        return done(null);
+      }
+      return res.json().then(done, function () { return done(null); });
+    });
+  }
+
+  function firstMessage(data, field) {
+    var list = data && data[field];
+    return Array.isArray(list) && typeof list[0] === 'string' ? list[0] : '';
+  }
+
+  // Field errors: the message sits under the field, the field is marked
+  // invalid and described by it, focus goes to it, and the message is
+  // announced.
+  function describedBy(input, id, on) {
+    var ids = (input.getAttribute('aria-describedby') || '').split(/\s+/).filter(function (x) { return x && x !== id; });
+    if (on) {
+      ids.push(id);
+    }
+    if (ids.length) {
+      input.setAttribute('aria-describedby', ids.join(' '));
+    } else {
+      input.removeAttribute('aria-describedby');
+    }
+  }
+
+  function fieldError(input, message) {
+    var err = document.getElementById(input.id + '-error');
+    err.textContent = message;
+    err.hidden = false;
+    input.setAttribute('aria-invalid', 'true');
+    describedBy(input, err.id, true);
+  }
+
+  function clearFieldError(input) {
+    var err = document.getElementById(input.id + '-error');
+    if (!err) {
+      return;
+    }
+    err.textContent = '';
+    err.hidden = true;
+    input.removeAttribute('aria-invalid');
+    describedBy(input, err.id, false);
+  }
+
+  function formAlert(form, message) {
+    var box = form.querySelector('[data-alert]');
+    box.textContent = message;
+    box.hidden = !message;
+    if (message) {
+      announce(message);
+    }
+  }
+
+  function clearForm(form) {
+    formAlert(form, '');
+    var inputs = form.querySelectorAll('input');
+    for (var i = 0; i < inputs.length; i++) {
+      clearFieldError(inputs[i]);
+    }
+  }
+
+  // busy disables a form's submit button while its request runs, so a
+  // double click sends one request.
+  function busy(form, on) {
+    var button = form.querySelector('[type=submit]');
+    if (on) {
+      button.setAttribute('data-label', button.textContent);
+      button.textContent = button.getAttribute('data-busy-label') || button.textContent;
+      button.disabled = true;
+      form.setAttribute('aria-busy', 'true');
+    } else {
+      button.textContent = button.getAttribute('data-label') || button.textContent;
+      button.disabled = false;
+      form.removeAttribute('aria-busy');
+    }
+  }
+
+  function fail(form, input, message) {
+    fieldError(input, message);
+    announce(message);
+    input.focus();
+  }
+
+  function clearOnInput(form) {
+    form.addEventListener('input', function (ev) {
+      if (ev.target.getAttribute('aria-invalid')) {
+        clearFieldError(ev.target);
+      }
+    });
+  }
+
+  // The request form: the same neutral answer whatever the address, so the
+  // page never tells who has an account (and never shows a token, which the
+  // sandbox API returns).
+  function setupRequestForm() {
+    var form = document.getElementById('request-form');
+    if (!form) {
+      return;
+    }
+    var email = document.getElementById('email');
+    var sentEmail = document.getElementById('sent-email');
+    clearOnInput(form);
+    form.addEventListener('submit', function (ev) {
+      ev.preventDefault();
+      if (form.getAttribute('aria-busy')) {
+        return;
+      }
+      clearForm(form);
+      var address = email.value.trim();
+      if (!address) {
+        fail(form, email, 'Enter the e-mail address of your account.');
+        return;
+      }
+      if (!/^[^\s@]+@[^\s@]+$/.test(address)) {
+        fail(form, email, 'Enter a valid e-mail address, like name@example.com.');
+        return;
+      }
+      busy(form, true);
+      api('POST', '/organizations/reset-password/', { email: address }).then(function (res) {
+        busy(form, false);
+        if (res.status === 200 || res.status === 422) {
+          sentEmail.textContent = address;
+          show('sent');
+          announce('Check your inbox. If an active account uses ' + address + ', a reset link is on its way.');
+          return;
+        }
+        var why = res.status === 400 && firstMessage(res.data, 'email');
+        if (why) {
+          fail(form, email, why);
+          return;
+        }
+        formAlert(form, problem(res));
+      }, function () {
+        busy(form, false);
+        formAlert(form, networkProblem);
+      });
+    });
+    var again = document.querySelector('[data-action=again]');
+    again.addEventListener('click', function () {
+      show(form.closest('.panel').id, email);
+      email.select();
+    });
+  }
+
+  function setupForgotPage() {
+    setupRequestForm();
+  }
+
+  function setupResetPage() {
+    setupRequestForm();
+
+    // The token is in the fragment, which browsers never send to a server.
+    // Read it once, then take it out of the address bar and history.
+    var params = new URLSearchParams(window.location.hash.slice(1));
+    var token = params.get('token') || '';
+    var revokeToken = params.get('revoke') || '';
+    if (window.location.hash) {
+      window.history.replaceState(null, '', window.location.pathname + window.location.search);
+    }
+
+    function showInvalid(reason) {
+      var parts = document.querySelectorAll('#invalid [data-reason]');
+      for (var i = 0; i < parts.length; i++) {
+        parts[i].hidden = parts[i].getAttribute('data-reason') !== reason;
+      }
+      show('invalid');
+    }
+
+    // check asks whether the token is live without spending it: only the
+    // final POST spends it, because mail scanners open links too.
+    function check() {
+      show('checking');
+      api('GET', '/organizations/complete-password/?token=' + encodeURIComponent(token)).then(function (res) {
+        if (res.status === 200 && res.data && typeof res.data.email === 'string') {
+          document.getElementById('username').value = res.data.email;
+          show('choose', document.getElementById('password'));
+          return;
+        }
+        if (res.status === 404 || res.status === 400) {
+          token = '';
+          showInvalid('expired');
+          return;
+        }
+        document.getElementById('trouble-message').textContent = problem(res);
+        show('trouble');
+      }, function () {
+        document.getElementById('trouble-message').textContent = networkProblem;
+        show('trouble');
+      });
+    }
+    document.querySelector('[data-action=retry]').addEventListener('click', check);
+
+    var choose = document.getElementById('choose-form');
+    var password = document.getElementById('password');
+    var confirm = document.getElementById('confirm');
+    var toggle = document.getElementById('show-passwords');
+    toggle.addEventListener('change', function () {
+      var type = toggle.checked ? 'text' : 'password';
+      password.type = type;
+      confirm.type = type;
+    });
+    clearOnInput(choose);
+    choose.addEventListener('submit', function (ev) {
+      ev.preventDefault();
+      if (choose.getAttribute('aria-busy')) {
+        return;
+      }
+      clearForm(choose);
+      var pw = password.value;
+      if (Array.from(pw.normalize('NFKC')).length < minLength) {
+        fail(choose, password, 'This password is too short. It must contain at least ' + minLength + ' characters.');
+        return;
+      }
+      if (confirm.value !== pw) {
+        fail(choose, confirm, 'The passwords do not match. Type the same password in both fields.');
+        return;
+      }
+      busy(choose, true);
+      api('POST', '/organizations/complete-password/', { password: pw, token: token }).then(function (res) {
+        busy(choose, false);
+        if (res.status === 204) {
+          token = '';
+          password.value = '';
+          confirm.value = '';
+          show('done');
+          announce('Your password has been changed.');
+          return;
+        }
+        var why = res.status === 400 && firstMessage(res.data, 'password');
+        if (why) {
+          fail(choose, password, why);
+          return;
+        }
+        if (res.status === 404) {
+          token = '';
+          showInvalid('expired');
+          announce('This link has expired. Ask for a new one.');
+          return;
+        }
+        formAlert(choose, problem(res));
+      }, function () {
+        busy(choose, false);
+        formAlert(choose, networkProblem);
+      });
+    });
+
+    var revoke = document.getElementById('revoke-form');
+    revoke.addEventListener('submit', function (ev) {
+      ev.preventDefault();
+      if (revoke.getAttribute('aria-busy')) {
+        return;
+      }
+      clearForm(revoke);
+      busy(revoke, true);
+      api('POST', '/organizations/revoke-password-reset/', { token: revokeToken }).then(function (res) {
+        busy(revoke, false);
+        if (res.status === 204) {
+          revokeToken = '';
+          show('revoked');
+          announce('The request was cancelled.');
+          return;
+        }
+        if (res.status === 404 || res.status === 400) {
+          revokeToken = '';
+          show('revoke-gone');
+          return;
+        }
+        formAlert(revoke, problem(res));
+      }, function () {
+        busy(revoke, false);
+        formAlert(revoke, networkProblem);
+      });
+    });
+
+    if (revokeToken) {
+      show('revoke');
+    } else if (token) {
+      check();
+    } else {
+      showInvalid('missing');
+    }
+  }
+
+  var page = body.getAttribute('data-page');
+  if (page === 'forgot') {
+    setupForgotPage();
+  } else if (page === 'reset') {
+    setupResetPage();
+  }
+}());

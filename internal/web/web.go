@@ -1,0 +1,217 @@
+// Package web serves the pages a person uses to reset a password in a
+// browser: /forgot-password/ asks for the e-mail address, /reset-password/
+// finishes the job from the link in the mail. The pages are plain HTML,
+// rendered once at start, with one stylesheet and one small script, all
+// embedded in the binary; the script talks to the JSON API of the same
+// origin.
+package web
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"mime"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed assets
+var assetFS embed.FS
+
+// DefaultMinLength is the shortest password the pages announce when
+// Options.MinLength is not set; it matches the policy's default.
+const DefaultMinLength = 15
+
+// Options configure the pages.
+type Options struct {
+	// ProductName is shown at the top of every page and in its title;
+	// "cruxd" when empty.
+	ProductName string
+	// ReturnURL is the application the person goes back to after the
+	// password changed; without it the page shows no such link.
+	ReturnURL string
+	// MinLength is the password policy's minimum length, announced next to
+	// the field and checked before the form is sent; DefaultMinLength when 0.
+	MinLength int
+	// LinkTTL is how long a reset link lives, told to the person once the
+	// mail is on its way; not mentioned when 0.
+	LinkTTL time.Duration
+}
+
+// Pages serves the reset pages and their assets. Create it with New.
+type Pages struct {
+	pages  map[string][]byte // path without trailing slash → rendered HTML
+	assets map[string]asset  // path → file
+	mux    *http.ServeMux
+}
+
+type asset struct {
+	body        []byte
+	contentType string
+}
+
+// Paths the pages and assets are served at.
+const (
+	ForgotPath = "/forgot-password/"
+	ResetPath  = "/reset-password/"
+	AssetsPath = "/assets/"
+)
+
+// New renders the pages with opt and returns them ready to serve. The
+// templates and assets are part of the binary, so a failure to render them
+// is a bug and panics.
+func New(opt Options) *Pages {
+	if opt.ProductName == "" {
+		opt.ProductName = "cruxd"
+	}
+	if opt.MinLength <= 0 {
+		opt.MinLength = DefaultMinLength
+	}
+	tmpl := template.Must(template.ParseFS(templateFS, "templates/*.html"))
+	p := &Pages{pages: map[string][]byte{}, assets: map[string]asset{}, mux: http.NewServeMux()}
+	for _, pg := range []struct{ path, name, title string }{
+		{ForgotPath, "forgot", "Reset your password"},
+		{ResetPath, "reset", "Choose a new password"},
+	} {
+		var buf bytes.Buffer
+		err := tmpl.ExecuteTemplate(&buf, pg.name+".html", pageData{
+			Options: opt,
+			Page:    pg.name,
+			Title:   pg.title,
+			TTL:     humanDuration(opt.LinkTTL),
+		})
+		if err != nil {
+			panic(fmt.Sprintf("web: render %s: %v", pg.name, err))
+		}
+		p.pages[strings.TrimSuffix(pg.path, "/")] = buf.Bytes()
+	}
+	err := fs.WalkDir(assetFS, "assets", func(name string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := assetFS.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		ct := mime.TypeByExtension(path.Ext(name))
+		if ct == "" {
+			ct = "application/octet-stream"
+		}
+		p.assets["/"+name] = asset{body: b, contentType: ct}
+		return nil
+	})
+	if err != nil {
+		panic(fmt.Sprintf("web: read assets: %v", err))
+	}
+	p.Register(p.mux.Handle)
+	p.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		setHeaders(w.Header())
+		http.NotFound(w, r)
+	})
+	return p
+}
+
+type pageData struct {
+	Options
+	Page  string // "forgot" or "reset"
+	Title string
+	TTL   string // "2 hours", or "" when not told
+}
+
+// Register mounts the pages and assets on a mux through its Handle method,
+// e.g. p.Register(mux.Handle). Each page answers with and without its
+// trailing slash.
+func (p *Pages) Register(handle func(pattern string, h http.Handler)) {
+	page := http.HandlerFunc(p.servePage)
+	for _, pth := range []string{ForgotPath, ResetPath} {
+		handle(pth+"{$}", page)
+		handle(strings.TrimSuffix(pth, "/"), page)
+	}
+	handle(AssetsPath, http.HandlerFunc(p.serveAsset))
+}
+
+// ServeHTTP serves the pages and assets; any other path is a 404.
+func (p *Pages) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.mux.ServeHTTP(w, r) }
+
+func (p *Pages) servePage(w http.ResponseWriter, r *http.Request) {
+	body, ok := p.pages[strings.TrimSuffix(r.URL.Path, "/")]
+	if !ok {
+		setHeaders(w.Header())
+		http.NotFound(w, r)
+		return
+	}
+	write(w, r, "text/html; charset=utf-8", body)
+}
+
+func (p *Pages) serveAsset(w http.ResponseWriter, r *http.Request) {
+	a, ok := p.assets[r.URL.Path]
+	if !ok {
+		setHeaders(w.Header())
+		http.NotFound(w, r)
+		return
+	}
+	write(w, r, a.contentType, a.body)
+}
+
+// write answers GET and HEAD with body; other methods get 405.
+func write(w http.ResponseWriter, r *http.Request, contentType string, body []byte) {
+	h := w.Header()
+	setHeaders(h)
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		h.Set("Allow", "GET, HEAD")
+		http.Error(w, "Method not allowed.", http.StatusMethodNotAllowed)
+		return
+	}
+	h.Set("Content-Type", contentType)
+	h.Set("Content-Length", fmt.Sprint(len(body)))
+	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodGet {
+		w.Write(body)
+	}
+}
+
+// ContentSecurityPolicy allows only this origin's script, style and API,
+// no inline code, and no framing.
+const ContentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+
+// setHeaders sets the security headers every response of this package
+// carries. The reset token lives in the URL fragment, which browsers never
+// send, but no-referrer and no-store keep the page's address and state out
+// of other sites and caches all the same.
+func setHeaders(h http.Header) {
+	h.Set("Content-Security-Policy", ContentSecurityPolicy)
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+}
+
+// humanDuration says d the way a mail or page would: "2 hours", "30 minutes".
+func humanDuration(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return ""
+	case d%time.Hour == 0:
+		return plural(int(d/time.Hour), "hour")
+	case d >= time.Minute:
+		return plural(int(d.Round(time.Minute)/time.Minute), "minute")
+	default:
+		return plural(int(d.Round(time.Second)/time.Second), "second")
+	}
+}
+
+func plural(n int, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	return fmt.Sprintf("%d %ss", n, unit)
+}
