@@ -1,0 +1,17 @@
+package sqlite
+
+import (
+	"context"
+
+	"github.com/cruxd/cruxd/internal/account"
+)
+
+// QueuedUpdates returns how many Updates wait for the writer.
+func QueuedUpdates(s *Store) int { return len(s.reqs) }
+
+// Pragma returns the value of a pragma on the connection of a Tx.
+func Pragma(ctx context.Context, t account.Tx, name string) (string, error) {
+	var v string
+	err := t.(*tx).c.c.QueryRowContext(ctx, "PRAGMA "+name).Scan(&v)
+	return v, err
+}

@@ -1,0 +1,391 @@
+// Package sqlite implements account.Store on one SQLite database file with
+// the pure-Go modernc.org/sqlite driver.
+//
+// One writer connection, owned by one goroutine, runs every Update: it takes
+// all pending Updates into one transaction, each in its own savepoint, and
+// commits them with one fsync (group commit). Views run on a small pool of
+// query-only connections, each in a read transaction, so they see one
+// consistent snapshot and never wait for the writer (WAL mode).
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cruxd/cruxd/internal/account"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+//go:embed migrations/*.up.sql
+var migrationFS embed.FS
+
+// ErrClosed is in the chain of the EUNAVAILABLE error returned by calls on a
+// closed Store.
+var ErrClosed = errors.New("sqlite: store closed")
+
+const (
+	maxBatch   = 128 // Updates committed together at most
+	maxReaders = 8   // read connections at most
+)
+
+// Store is an account.Store on an SQLite database file. It is safe for
+// concurrent use. Calling Update or View from inside an Update's fn
+// deadlocks: use the Tx given to fn.
+type Store struct {
+	path string
+	wdb  *sql.DB // one connection: the writer's
+	rdb  *sql.DB // query-only connections of the readers
+	w    *conn
+
+	reqs       chan *request
+	stop       chan struct{}
+	writerDone chan struct{}
+	readers    chan *conn // free read connections; nil means not yet opened
+	latest     int        // the newest migration version
+
+	mu       sync.RWMutex // guards closed against inflight.Add
+	closed   bool
+	inflight sync.WaitGroup
+
+	hits int // Hits since the last counter purge; writer goroutine only
+}
+
+var _ account.Store = (*Store)(nil)
+
+// Open opens the database file at path, creating it if needed, applies the
+// migrations it lacks and starts the writer. Close releases it.
+func Open(ctx context.Context, path string) (*Store, error) {
+	if path == "" || strings.ContainsRune(path, '?') || strings.HasPrefix(path, "file:") {
+		return nil, fmt.Errorf("sqlite: unusable database path %q", path)
+	}
+	s := &Store{
+		path:       path,
+		reqs:       make(chan *request, maxBatch),
+		stop:       make(chan struct{}),
+		writerDone: make(chan struct{}),
+	}
+	var err error
+	if s.wdb, err = sql.Open("sqlite", dsn(path, false)); err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	s.wdb.SetMaxOpenConns(1)
+	s.wdb.SetMaxIdleConns(1)
+	s.wdb.SetConnMaxLifetime(0)
+	s.wdb.SetConnMaxIdleTime(0)
+	c, err := s.wdb.Conn(ctx)
+	if err != nil {
+		s.wdb.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	s.w = newConn(c)
+	if s.latest, err = migrate(ctx, c); err != nil {
+		s.w.close()
+		s.wdb.Close()
+		return nil, err
+	}
+
+	n := min(max(runtime.GOMAXPROCS(0), 4), maxReaders)
+	if s.rdb, err = sql.Open("sqlite", dsn(path, true)); err != nil {
+		s.w.close()
+		s.wdb.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	s.rdb.SetMaxOpenConns(n)
+	s.rdb.SetMaxIdleConns(n)
+	s.rdb.SetConnMaxLifetime(0)
+	s.rdb.SetConnMaxIdleTime(0)
+	s.readers = make(chan *conn, n)
+	for range n {
+		s.readers <- nil
+	}
+	go s.writeLoop()
+	return s, nil
+}
+
+// dsn returns the driver's data source name: every connection gets WAL,
+// a busy timeout, foreign keys and synchronous=FULL, so that an
+// acknowledged commit is on disk. Readers are query-only.
+func dsn(path string, readOnly bool) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "synchronous(FULL)")
+	if readOnly {
+		q.Add("_pragma", "query_only(1)")
+	} else {
+		q.Set("_txlock", "immediate")
+	}
+	return path + "?" + q.Encode()
+}
+
+// Close waits for the Updates and Views in progress, stops the writer and
+// closes the database. Calls made after Close return EUNAVAILABLE.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	s.inflight.Wait()
+	close(s.stop)
+	<-s.writerDone
+
+	errs := []error{s.w.close()}
+	for range cap(s.readers) {
+		if c := <-s.readers; c != nil {
+			errs = append(errs, c.close())
+		}
+	}
+	errs = append(errs, s.rdb.Close(), s.wdb.Close())
+	return errors.Join(errs...)
+}
+
+// enter registers a call in progress; it fails once Close has begun.
+func (s *Store) enter() error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return account.Unavailable(ErrClosed)
+	}
+	s.inflight.Add(1)
+	return nil
+}
+
+// View runs fn in a read transaction on a read connection and returns fn's
+// error. Write methods of its Tx fail.
+func (s *Store) View(ctx context.Context, fn func(account.Tx) error) (err error) {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.inflight.Done()
+	var c *conn
+	select {
+	case c = <-s.readers:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { s.readers <- c }()
+	if c == nil {
+		sc, err := s.rdb.Conn(ctx)
+		if err != nil {
+			return fmt.Errorf("open read connection: %w", err)
+		}
+		c = newConn(sc)
+	}
+	if _, err := c.exec(ctx, "BEGIN"); err != nil {
+		c = c.discard()
+		return fmt.Errorf("begin read: %w", err)
+	}
+	defer func() {
+		// A read transaction has nothing to keep; a connection that cannot
+		// end it is replaced.
+		if _, rerr := c.exec(context.Background(), "ROLLBACK"); rerr != nil {
+			c = c.discard()
+			if err == nil {
+				err = fmt.Errorf("end read: %w", rerr)
+			}
+		}
+	}()
+	return fn(&tx{c: c, ctx: ctx})
+}
+
+// Ping reports whether the readers and the writer answer and the latest
+// migration is recorded.
+func (s *Store) Ping(ctx context.Context) error {
+	err := s.View(ctx, func(t account.Tx) error {
+		var v int
+		err := t.(*tx).queryRow(sqlLatestMigration, s.latest).Scan(&v)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("sqlite: migration %d not applied", s.latest)
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("ping: %w", err)
+	}
+	if err := s.Update(ctx, func(account.Tx) error { return nil }); err != nil {
+		return fmt.Errorf("ping writer: %w", err)
+	}
+	return nil
+}
+
+// Migrations returns the versions of the applied migrations, in order.
+func (s *Store) Migrations(ctx context.Context) ([]int, error) {
+	var vs []int
+	err := s.View(ctx, func(t account.Tx) error {
+		rows, err := t.(*tx).query(`SELECT version FROM schema_migrations ORDER BY version`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var v int
+			if err := rows.Scan(&v); err != nil {
+				return err
+			}
+			vs = append(vs, v)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list migrations: %w", err)
+	}
+	return vs, nil
+}
+
+const sqlLatestMigration = `SELECT version FROM schema_migrations WHERE version = ?`
+
+// migrate applies the embedded migrations the database lacks, each in its
+// own transaction recorded in schema_migrations, and returns the newest
+// version.
+func migrate(ctx context.Context, c *sql.Conn) (int, error) {
+	const create = `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER PRIMARY KEY,
+		applied_at INTEGER NOT NULL
+	) STRICT`
+	if _, err := c.ExecContext(ctx, create); err != nil {
+		return 0, fmt.Errorf("create schema_migrations: %w", err)
+	}
+	names, err := fs.Glob(migrationFS, "migrations/*.up.sql")
+	if err != nil {
+		return 0, err
+	}
+	type migration struct {
+		version int
+		name    string
+	}
+	var ms []migration
+	for _, name := range names {
+		base := strings.TrimPrefix(name, "migrations/")
+		num, _, _ := strings.Cut(base, "_")
+		v, err := strconv.Atoi(num)
+		if err != nil || v <= 0 {
+			return 0, fmt.Errorf("migration %s: name must start with a positive number", base)
+		}
+		ms = append(ms, migration{v, name})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+	latest := 0
+	for _, m := range ms {
+		if m.version == latest {
+			return 0, fmt.Errorf("migration %d defined twice", m.version)
+		}
+		latest = m.version
+		if err := applyMigration(ctx, c, m.version, m.name); err != nil {
+			return 0, err
+		}
+	}
+	return latest, nil
+}
+
+// applyMigration runs one migration unless it is recorded. The check runs
+// inside the write transaction, so two processes opening one file at once
+// never apply a migration twice.
+func applyMigration(ctx context.Context, c *sql.Conn, version int, name string) (err error) {
+	body, err := migrationFS.ReadFile(name)
+	if err != nil {
+		return err
+	}
+	if _, err := c.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return fmt.Errorf("migration %d: begin: %w", version, err)
+	}
+	defer func() {
+		if err != nil {
+			_, _ = c.ExecContext(context.Background(), "ROLLBACK") // err is the one to report
+		}
+	}()
+	var n int
+	if err := c.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, version).Scan(&n); err != nil {
+		return fmt.Errorf("migration %d: %w", version, err)
+	}
+	if n > 0 {
+		_, err := c.ExecContext(ctx, "COMMIT")
+		return err
+	}
+	if _, err := c.ExecContext(ctx, string(body)); err != nil {
+		return fmt.Errorf("migration %d: %w", version, err)
+	}
+	if _, err := c.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`,
+		version, time.Now().UTC().UnixNano()); err != nil {
+		return fmt.Errorf("migration %d: record: %w", version, err)
+	}
+	if _, err := c.ExecContext(ctx, "COMMIT"); err != nil {
+		return fmt.Errorf("migration %d: commit: %w", version, err)
+	}
+	return nil
+}
+
+// conn is one connection with its prepared statements. It is used by one
+// goroutine at a time: the writer, or the View holding it.
+type conn struct {
+	c     *sql.Conn
+	mu    sync.Mutex // guards stmts should a fn use its Tx from several goroutines
+	stmts map[string]*sql.Stmt
+}
+
+func newConn(c *sql.Conn) *conn { return &conn{c: c, stmts: make(map[string]*sql.Stmt)} }
+
+// stmt returns the statement prepared for query on this connection,
+// preparing it on first use.
+func (c *conn) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st, ok := c.stmts[query]; ok {
+		return st, nil
+	}
+	st, err := c.c.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	c.stmts[query] = st
+	return st, nil
+}
+
+func (c *conn) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	st, err := c.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+func (c *conn) close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, st := range c.stmts {
+		st.Close()
+	}
+	c.stmts = nil
+	return c.c.Close()
+}
+
+// discard closes a connection left in an unknown state and drops it from
+// the pool; it returns nil, the slot value for "open a new one".
+func (c *conn) discard() *conn {
+	c.mu.Lock()
+	for _, st := range c.stmts {
+		st.Close()
+	}
+	c.stmts = nil
+	c.mu.Unlock()
+	// Returning driver.ErrBadConn from Raw makes database/sql close the
+	// connection instead of pooling it.
+	_ = c.c.Raw(func(any) error { return driver.ErrBadConn })
+	_ = c.c.Close()
+	return nil
+}

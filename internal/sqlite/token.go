@@ -1,0 +1,129 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/cruxd/cruxd/internal/account"
+)
+
+// CreateResetToken inserts t and sets t.ID; ECONFLICT if its digest exists,
+// ENOTFOUND if t.UserID names no user.
+func (t *tx) CreateResetToken(_ context.Context, rt *account.ResetToken) error {
+	if err := t.checkWrite(); err != nil {
+		return err
+	}
+	const q = `INSERT INTO reset_tokens (digest, user_id, created_at, expires_at, used_at, revoked_at)
+		VALUES (?, ?, ?, ?, ?, ?)`
+	res, err := t.exec(q, rt.Digest, rt.UserID, unixNano(rt.CreatedAt), unixNano(rt.ExpiresAt),
+		nullNano(rt.UsedAt), nullNano(rt.RevokedAt))
+	if err != nil {
+		return classify(err, "insert reset token", "reset token exists", "user not found")
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return fmt.Errorf("insert reset token: %w", err)
+	}
+	rt.ID = id
+	return nil
+}
+
+// LiveResetToken returns the token with that digest if it is neither used,
+// revoked nor expired at now (expires_at <= now is expired); ENOTFOUND
+// otherwise.
+func (t *tx) LiveResetToken(_ context.Context, digest []byte, now time.Time) (*account.ResetToken, error) {
+	const q = `SELECT id, user_id, created_at, expires_at FROM reset_tokens
+		WHERE digest = ? AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?`
+	rt, err := scanResetToken(t.queryRow(q, digest, now.UnixNano()).Scan, digest)
+	if err != nil {
+		return nil, notFound(err, "find reset token", account.MsgInvalidToken)
+	}
+	return rt, nil
+}
+
+// ConsumeResetToken marks the live token with that digest used at now, in
+// one conditional UPDATE whose returned row decides, and returns it;
+// ENOTFOUND if it was not live. Of concurrent calls exactly one wins.
+func (t *tx) ConsumeResetToken(_ context.Context, digest []byte, now time.Time) (*account.ResetToken, error) {
+	if err := t.checkWrite(); err != nil {
+		return nil, err
+	}
+	const q = `UPDATE reset_tokens SET used_at = ?
+		WHERE digest = ? AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?
+		RETURNING id, user_id, created_at, expires_at`
+	n := now.UnixNano()
+	rt, err := scanResetToken(t.queryRow(q, n, digest, n).Scan, digest)
+	if err != nil {
+		return nil, notFound(err, "consume reset token", account.MsgInvalidToken)
+	}
+	used := fromNano(n)
+	rt.UsedAt = &used
+	return rt, nil
+}
+
+func scanResetToken(scan func(...any) error, digest []byte) (*account.ResetToken, error) {
+	var (
+		rt               account.ResetToken
+		created, expires int64
+	)
+	if err := scan(&rt.ID, &rt.UserID, &created, &expires); err != nil {
+		return nil, err
+	}
+	rt.Digest = append([]byte(nil), digest...)
+	rt.CreatedAt, rt.ExpiresAt = fromNano(created), fromNano(expires)
+	return &rt, nil
+}
+
+// RevokeResetTokens revokes the user's live tokens at now except the newest
+// keep ones (by created_at, then id) and returns how many it revoked.
+func (t *tx) RevokeResetTokens(_ context.Context, userID int64, keep int, now time.Time) (int, error) {
+	if err := t.checkWrite(); err != nil {
+		return 0, err
+	}
+	const q = `UPDATE reset_tokens SET revoked_at = ? WHERE id IN (
+		SELECT id FROM reset_tokens
+		WHERE user_id = ? AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?
+		ORDER BY created_at DESC, id DESC LIMIT -1 OFFSET ?)`
+	n := now.UnixNano()
+	count, err := affected(t.exec(q, n, userID, n, max(keep, 0)))
+	if err != nil {
+		return 0, fmt.Errorf("revoke reset tokens: %w", err)
+	}
+	return int(count), nil
+}
+
+// CreateAuthToken inserts t; ECONFLICT if its digest exists, ENOTFOUND if
+// t.UserID names no user.
+func (t *tx) CreateAuthToken(_ context.Context, at *account.AuthToken) error {
+	if err := t.checkWrite(); err != nil {
+		return err
+	}
+	const q = `INSERT INTO auth_tokens (digest, user_id, created_at) VALUES (?, ?, ?)`
+	if _, err := t.exec(q, at.Digest, at.UserID, unixNano(at.CreatedAt)); err != nil {
+		return classify(err, "insert auth token", "auth token exists", "user not found")
+	}
+	return nil
+}
+
+// UserByAuthToken returns the user holding the unrevoked auth token with
+// that digest, its Org filled; ENOTFOUND if none.
+func (t *tx) UserByAuthToken(_ context.Context, digest []byte) (*account.User, error) {
+	u, err := scanUser(t.queryRow(sqlUserByAuthToken, digest).Scan)
+	if err != nil {
+		return nil, notFound(err, "find user by auth token", account.MsgInvalidAuthToken)
+	}
+	return u, nil
+}
+
+// RevokeAuthTokens revokes every live auth token of the user at now.
+func (t *tx) RevokeAuthTokens(_ context.Context, userID int64, now time.Time) error {
+	if err := t.checkWrite(); err != nil {
+		return err
+	}
+	const q = `UPDATE auth_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL`
+	if _, err := t.exec(q, now.UnixNano(), userID); err != nil {
+		return fmt.Errorf("revoke auth tokens: %w", err)
+	}
+	return nil
+}

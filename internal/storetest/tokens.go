@@ -1,0 +1,315 @@
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cruxd/cruxd/internal/account"
+)
+
+// resetToken stores a reset token named name, created at created and living
+// ttl.
+func resetToken(t *testing.T, s account.Store, u *account.User, name string, created time.Time, ttl time.Duration) *account.ResetToken {
+	t.Helper()
+	rt := &account.ResetToken{Digest: account.Digest(name), UserID: u.ID, CreatedAt: created, ExpiresAt: created.Add(ttl)}
+	update(t, s, func(tx account.Tx) error { return tx.CreateResetToken(context.Background(), rt) })
+	return rt
+}
+
+func oneUser(t *testing.T, s account.Store) *account.User {
+	t.Helper()
+	f := newFixture(t, s)
+	return f.user(f.org("Crux Supplier", account.Supplier), "rbreslawski@cruxsupplier.com")
+}
+
+// live reports whether the token named name is live at now.
+func live(t *testing.T, s account.Store, name string, now time.Time) bool {
+	t.Helper()
+	var err error
+	_ = s.View(context.Background(), func(tx account.Tx) error {
+		_, err = tx.LiveResetToken(context.Background(), account.Digest(name), now)
+		return nil
+	})
+	if err != nil && account.ErrorCode(err) != account.ENOTFOUND {
+		t.Fatalf("LiveResetToken: %v", err)
+	}
+	return err == nil
+}
+
+func testResetCreateAndLive(t *testing.T, s account.Store) {
+	u := oneUser(t, s)
+	want := resetToken(t, s, u, "tok", t0, 2*hour)
+	if want.ID == 0 {
+		t.Error("CreateResetToken did not set ID")
+	}
+	view(t, s, func(tx account.Tx) error {
+		got, err := tx.LiveResetToken(context.Background(), account.Digest("tok"), at(minute))
+		if err != nil {
+			return err
+		}
+		if got.ID != want.ID || got.UserID != u.ID || !bytes.Equal(got.Digest, want.Digest) ||
+			!got.CreatedAt.Equal(t0) || !got.ExpiresAt.Equal(at(2*hour)) || got.UsedAt != nil || got.RevokedAt != nil {
+			t.Errorf("LiveResetToken = %+v, want %+v", *got, *want)
+		}
+		return nil
+	})
+}
+
+func testResetConflict(t *testing.T, s account.Store) {
+	ctx := context.Background()
+	u := oneUser(t, s)
+	resetToken(t, s, u, "tok", t0, hour)
+	err := s.Update(ctx, func(tx account.Tx) error {
+		return tx.CreateResetToken(ctx, &account.ResetToken{Digest: account.Digest("tok"), UserID: u.ID,
+			CreatedAt: t0, ExpiresAt: at(hour)})
+	})
+	wantCode(t, "CreateResetToken with an existing digest", err, account.ECONFLICT)
+	err = s.Update(ctx, func(tx account.Tx) error {
+		return tx.CreateResetToken(ctx, &account.ResetToken{Digest: account.Digest("orphan"), UserID: u.ID + 1000,
+			CreatedAt: t0, ExpiresAt: at(hour)})
+	})
+	wantCode(t, "CreateResetToken for an unknown user", err, account.ENOTFOUND)
+}
+
+func testResetLiveState(t *testing.T, s account.Store) {
+	ctx := context.Background()
+	u := oneUser(t, s)
+	resetToken(t, s, u, "expiring", t0, hour)
+	resetToken(t, s, u, "used", t0, hour)
+	update(t, s, func(tx account.Tx) error {
+		_, err := tx.ConsumeResetToken(ctx, account.Digest("used"), at(minute))
+		return err
+	})
+	// A second user's token, revoked with all of that user's tokens.
+	f := newFixture(t, s)
+	v := f.user(f.org("Other", account.Retailer), "other@example.com")
+	resetToken(t, s, v, "revoked", t0, hour)
+	update(t, s, func(tx account.Tx) error {
+		_, err := tx.RevokeResetTokens(ctx, v.ID, 0, at(minute))
+		return err
+	})
+	cases := []struct {
+		name string
+		now  time.Time
+		live bool
+	}{
+		{"expiring", at(hour - time.Millisecond), true},
+		{"expiring", at(hour), false}, // expires_at <= now is expired
+		{"expiring", at(2 * hour), false},
+		{"used", at(2 * minute), false},
+		{"revoked", at(2 * minute), false},
+		{"unknown", at(2 * minute), false},
+	}
+	for _, c := range cases {
+		if got := live(t, s, c.name, c.now); got != c.live {
+			t.Errorf("token %q live at t0+%v = %v, want %v", c.name, c.now.Sub(t0), got, c.live)
+		}
+	}
+}
+
+func testResetConsumeOnce(t *testing.T, s account.Store) {
+	ctx := context.Background()
+	u := oneUser(t, s)
+	want := resetToken(t, s, u, "tok", t0, hour)
+	update(t, s, func(tx account.Tx) error {
+		got, err := tx.ConsumeResetToken(ctx, account.Digest("tok"), at(minute))
+		if err != nil {
+			return err
+		}
+		if got.ID != want.ID || got.UserID != u.ID || got.UsedAt == nil || !got.UsedAt.Equal(at(minute)) {
+			t.Errorf("ConsumeResetToken = %+v, want token %d used at t0+1m", *got, want.ID)
+		}
+		return nil
+	})
+	err := s.Update(ctx, func(tx account.Tx) error {
+		_, err := tx.ConsumeResetToken(ctx, account.Digest("tok"), at(2*minute))
+		return err
+	})
+	wantCode(t, "second ConsumeResetToken", err, account.ENOTFOUND)
+	if live(t, s, "tok", at(2*minute)) {
+		t.Error("consumed token is still live")
+	}
+}
+
+func testResetConsumeNotLive(t *testing.T, s account.Store) {
+	ctx := context.Background()
+	u := oneUser(t, s)
+	resetToken(t, s, u, "expired", t0, hour)
+	resetToken(t, s, u, "revoked", t0, hour)
+	update(t, s, func(tx account.Tx) error {
+		_, err := tx.RevokeResetTokens(ctx, u.ID, 0, at(minute))
+		return err
+	})
+	resetToken(t, s, u, "fresh", at(2*minute), hour)
+	for _, c := range []struct {
+		name string
+		now  time.Time
+	}{
+		{"expired", at(2*minute + hour)},
+		{"revoked", at(2 * minute)},
+		{"unknown", at(2 * minute)},
+		{"fresh", at(2*minute + hour)}, // expires exactly now
+	} {
+		err := s.Update(ctx, func(tx account.Tx) error {
+			_, err := tx.ConsumeResetToken(ctx, account.Digest(c.name), c.now)
+			return err
+		})
+		wantCode(t, fmt.Sprintf("ConsumeResetToken(%s)", c.name), err, account.ENOTFOUND)
+	}
+}
+
+// testResetConsumeConcurrent spends one token from 50 goroutines: exactly
+// one may win.
+func testResetConsumeConcurrent(t *testing.T, s account.Store) {
+	ctx := context.Background()
+	u := oneUser(t, s)
+	resetToken(t, s, u, "tok", t0, hour)
+	const n = 50
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			errs[i] = s.Update(ctx, func(tx account.Tx) error {
+				_, err := tx.ConsumeResetToken(ctx, account.Digest("tok"), at(minute))
+				return err
+			})
+		})
+	}
+	wg.Wait()
+	wins := 0
+	for _, err := range errs {
+		switch account.ErrorCode(err) {
+		case "":
+			wins++
+		case account.ENOTFOUND:
+		default:
+			t.Errorf("ConsumeResetToken: %v", err)
+		}
+	}
+	if wins != 1 {
+		t.Errorf("%d of %d concurrent ConsumeResetToken calls won, want exactly 1", wins, n)
+	}
+}
+
+func testResetRevokeKeep(t *testing.T, s account.Store) {
+	ctx := context.Background()
+	u := oneUser(t, s)
+	f := newFixture(t, s)
+	v := f.user(f.org("Other", account.Retailer), "other@example.com")
+	// c and d share a creation time: d, created later, has the greater id
+	// and counts as newer.
+	resetToken(t, s, u, "a", t0, hour)
+	resetToken(t, s, u, "b", at(minute), hour)
+	resetToken(t, s, u, "c", at(2*minute), hour)
+	resetToken(t, s, u, "d", at(2*minute), hour)
+	resetToken(t, s, u, "e", at(3*minute), hour)
+	resetToken(t, s, u, "expired", at(-2*hour), hour) // not live: not counted
+	resetToken(t, s, v, "other", t0, hour)
+	now := at(4 * minute)
+	revoke := func(keep int) int {
+		t.Helper()
+		var n int
+		update(t, s, func(tx account.Tx) (err error) {
+			n, err = tx.RevokeResetTokens(ctx, u.ID, keep, now)
+			return err
+		})
+		return n
+	}
+	if n := revoke(3); n != 2 {
+		t.Errorf("RevokeResetTokens(keep=3) revoked %d, want 2", n)
+	}
+	for name, want := range map[string]bool{"a": false, "b": false, "c": true, "d": true, "e": true, "other": true} {
+		if got := live(t, s, name, now); got != want {
+			t.Errorf("after keep=3: token %q live = %v, want %v", name, got, want)
+		}
+	}
+	if n := revoke(3); n != 0 {
+		t.Errorf("second RevokeResetTokens(keep=3) revoked %d, want 0", n)
+	}
+	if n := revoke(2); n != 1 {
+		t.Errorf("RevokeResetTokens(keep=2) revoked %d, want 1", n)
+	}
+	if live(t, s, "c", now) || !live(t, s, "d", now) || !live(t, s, "e", now) {
+		t.Error("keep=2 did not keep exactly the newest two (d and e, d winning its tie with c by id)")
+	}
+	// Again a tie on created_at, broken by id.
+	resetToken(t, s, u, "f", at(3*minute), hour)
+	if n := revoke(1); n != 2 {
+		t.Errorf("RevokeResetTokens(keep=1) revoked %d, want 2", n)
+	}
+	if live(t, s, "e", now) || !live(t, s, "f", now) {
+		t.Error("keep=1 with a tie on created_at did not keep the token with the greater id")
+	}
+}
+
+func testResetRevokeAll(t *testing.T, s account.Store) {
+	ctx := context.Background()
+	u := oneUser(t, s)
+	for i := range 4 {
+		resetToken(t, s, u, fmt.Sprint("t", i), at(time.Duration(i)*minute), hour)
+	}
+	var n int
+	update(t, s, func(tx account.Tx) (err error) {
+		n, err = tx.RevokeResetTokens(ctx, u.ID, 0, at(5*minute))
+		return err
+	})
+	if n != 4 {
+		t.Errorf("RevokeResetTokens(keep=0) revoked %d, want 4", n)
+	}
+	for i := range 4 {
+		if live(t, s, fmt.Sprint("t", i), at(5*minute)) {
+			t.Errorf("token t%d still live after keep=0", i)
+		}
+	}
+}
+
+func testAuthTokens(t *testing.T, s account.Store) {
+	ctx := context.Background()
+	f := newFixture(t, s)
+	o := f.org("Crux Supplier", account.Supplier)
+	u := f.user(o, "rbreslawski@cruxsupplier.com")
+	v := f.user(o, "other@cruxsupplier.com")
+	for _, at := range []*account.AuthToken{
+		{Digest: account.Digest("u1"), UserID: u.ID, CreatedAt: t0},
+		{Digest: account.Digest("u2"), UserID: u.ID, CreatedAt: t0},
+		{Digest: account.Digest("v1"), UserID: v.ID, CreatedAt: t0},
+	} {
+		update(t, s, func(tx account.Tx) error { return tx.CreateAuthToken(ctx, at) })
+	}
+	err := s.Update(ctx, func(tx account.Tx) error {
+		return tx.CreateAuthToken(ctx, &account.AuthToken{Digest: account.Digest("u1"), UserID: v.ID, CreatedAt: t0})
+	})
+	wantCode(t, "CreateAuthToken with an existing digest", err, account.ECONFLICT)
+	err = s.Update(ctx, func(tx account.Tx) error {
+		return tx.CreateAuthToken(ctx, &account.AuthToken{Digest: account.Digest("x"), UserID: v.ID + 1000, CreatedAt: t0})
+	})
+	wantCode(t, "CreateAuthToken for an unknown user", err, account.ENOTFOUND)
+
+	holder := func(name string) *account.User {
+		t.Helper()
+		var u *account.User
+		var err error
+		view(t, s, func(tx account.Tx) error {
+			u, err = tx.UserByAuthToken(ctx, account.Digest(name))
+			return nil
+		})
+		if err != nil {
+			wantCode(t, "UserByAuthToken("+name+")", err, account.ENOTFOUND)
+		}
+		return u
+	}
+	sameUser(t, "UserByAuthToken", holder("u1"), u)
+	sameUser(t, "UserByAuthToken", holder("v1"), v)
+	if holder("unknown") != nil {
+		t.Error("UserByAuthToken of an unknown token found a user")
+	}
+	update(t, s, func(tx account.Tx) error { return tx.RevokeAuthTokens(ctx, u.ID, at(minute)) })
+	if holder("u1") != nil || holder("u2") != nil {
+		t.Error("revoked auth token still finds its user")
+	}
+	sameUser(t, "other user's token after RevokeAuthTokens", holder("v1"), v)
+}

@@ -1,0 +1,217 @@
+package storetest
+
+import (
+	"context"
+	"testing"
+
+	"github.com/cruxd/cruxd/internal/account"
+)
+
+func testOrgCreateAndFind(t *testing.T, s account.Store) {
+	ctx := context.Background()
+	f := newFixture(t, s)
+	a := f.org("Project Thanos", account.Retailer)
+	b := f.org("Crux Supplier", account.Supplier)
+	if a.ID == 0 || b.ID == 0 || a.ID == b.ID {
+		t.Fatalf("IDs %d and %d, want distinct non-zero", a.ID, b.ID)
+	}
+	view(t, s, func(tx account.Tx) error {
+		for _, want := range []*account.Organization{a, b} {
+			got, err := tx.OrganizationByName(ctx, want.Name)
+			if err != nil {
+				t.Errorf("OrganizationByName(%q): %v", want.Name, err)
+				continue
+			}
+			sameOrg(t, "OrganizationByName", got, want)
+		}
+		return nil
+	})
+}
+
+func testOrgNotFound(t *testing.T, s account.Store) {
+	f := newFixture(t, s)
+	f.org("Project Thanos", account.Retailer)
+	view(t, s, func(tx account.Tx) error {
+		_, err := tx.OrganizationByName(context.Background(), "Project Hulk")
+		wantCode(t, "OrganizationByName of an unknown name", err, account.ENOTFOUND)
+		return nil
+	})
+}
+
+func testOrgConflict(t *testing.T, s account.Store) {
+	ctx := context.Background()
+	f := newFixture(t, s)
+	o := f.org("Project Thanos", account.Retailer)
+	for name, dup := range map[string]*account.Organization{
+		"same name": {UUID: f.uuid(), Name: o.Name, Type: account.Supplier, CreatedAt: t0},
+		"same uuid": {UUID: o.UUID, Name: "Other", Type: account.Supplier, CreatedAt: t0},
+	} {
+		err := s.Update(ctx, func(tx account.Tx) error { return tx.CreateOrganization(ctx, dup) })
+		wantCode(t, "CreateOrganization with the "+name, err, account.ECONFLICT)
+	}
+}
+
+func testUserCreateAndFind(t *testing.T, s account.Store) {
+	ctx := context.Background()
+	f := newFixture(t, s)
+	o := f.org("Crux Supplier", account.Supplier)
+	u := f.user(o, "rbreslawski@cruxsupplier.com")
+	bare := f.newUser(o, "bare@cruxsupplier.com")
+	bare.PasswordHash, bare.Permissions, bare.Phone, bare.JobTitle = "", nil, "", ""
+	bare.Status = account.StatusWaiting
+	update(t, s, func(tx account.Tx) error { return tx.CreateUser(ctx, bare) })
+	if u.ID == 0 || bare.ID == 0 || u.ID == bare.ID {
+		t.Fatalf("IDs %d and %d, want distinct non-zero", u.ID, bare.ID)
+	}
+	view(t, s, func(tx account.Tx) error {
+		for _, want := range []*account.User{u, bare} {
+			got, err := tx.UserByID(ctx, want.ID)
+			if err != nil {
+				t.Errorf("UserByID: %v", err)
+			} else {
+				sameUser(t, "UserByID", got, want)
+			}
+			got, err = tx.UserByEmail(ctx, want.Email)
+			if err != nil {
+				t.Errorf("UserByEmail: %v", err)
+			} else {
+				sameUser(t, "UserByEmail", got, want)
+			}
+			got, err = tx.UserByUUID(ctx, want.UUID)
+			if err != nil {
+				t.Errorf("UserByUUID: %v", err)
+			} else {
+				sameUser(t, "UserByUUID", got, want)
+			}
+		}
+		// Addresses are stored and matched in normalized form.
+		got, err := tx.UserByEmail(ctx, " RBreslawski@CruxSupplier.com ")
+		if err != nil {
+			t.Errorf("UserByEmail with another case: %v", err)
+		} else if got.ID != u.ID {
+			t.Errorf("UserByEmail with another case found user %d, want %d", got.ID, u.ID)
+		}
+		return nil
+	})
+}
+
+func testUserNotFound(t *testing.T, s account.Store) {
+	ctx := context.Background()
+	f := newFixture(t, s)
+	u := f.user(f.org("Crux Supplier", account.Supplier), "rbreslawski@cruxsupplier.com")
+	view(t, s, func(tx account.Tx) error {
+		_, err := tx.UserByID(ctx, u.ID+1000)
+		wantCode(t, "UserByID", err, account.ENOTFOUND)
+		_, err = tx.UserByEmail(ctx, "nobody@cruxsupplier.com")
+		wantCode(t, "UserByEmail", err, account.ENOTFOUND)
+		_, err = tx.UserByUUID(ctx, f.uuid())
+		wantCode(t, "UserByUUID", err, account.ENOTFOUND)
+		return nil
+	})
+}
+
+func testUserConflict(t *testing.T, s account.Store) {
+	ctx := context.Background()
+	f := newFixture(t, s)
+	o := f.org("Crux Supplier", account.Supplier)
+	u := f.user(o, "rbreslawski@cruxsupplier.com")
+	sameEmail := f.newUser(o, u.Email)
+	otherCase := f.newUser(o, "RBreslawski@CruxSupplier.com")
+	sameUUID := f.newUser(o, "other@cruxsupplier.com")
+	sameUUID.UUID = u.UUID
+	for name, dup := range map[string]*account.User{
+		"same e-mail":               sameEmail,
+		"same e-mail in other case": otherCase,
+		"same uuid":                 sameUUID,
+	} {
+		err := s.Update(ctx, func(tx account.Tx) error { return tx.CreateUser(ctx, dup) })
+		wantCode(t, "CreateUser with the "+name, err, account.ECONFLICT)
+	}
+	view(t, s, func(tx account.Tx) error {
+		if n, err := tx.CountUsers(ctx); err != nil || n != 1 {
+			t.Errorf("CountUsers = %d, %v; want 1", n, err)
+		}
+		return nil
+	})
+}
+
+func testUserUnknownOrg(t *testing.T, s account.Store) {
+	ctx := context.Background()
+	f := newFixture(t, s)
+	o := f.org("Crux Supplier", account.Supplier)
+	u := f.newUser(&account.Organization{ID: o.ID + 1000}, "orphan@example.com")
+	err := s.Update(ctx, func(tx account.Tx) error { return tx.CreateUser(ctx, u) })
+	wantCode(t, "CreateUser in an unknown organization", err, account.ENOTFOUND)
+}
+
+func testUserSetters(t *testing.T, s account.Store) {
+	ctx := context.Background()
+	f := newFixture(t, s)
+	o := f.org("Crux Supplier", account.Supplier)
+	u := f.user(o, "rbreslawski@cruxsupplier.com")
+	other := f.user(o, "other@cruxsupplier.com")
+	update(t, s, func(tx account.Tx) error {
+		if err := tx.SetPassword(ctx, u.ID, "$argon2id$new"); err != nil {
+			return err
+		}
+		return tx.SetStatus(ctx, u.ID, account.StatusDeactivated)
+	})
+	err := s.Update(ctx, func(tx account.Tx) error { return tx.SetPassword(ctx, u.ID+1000, "x") })
+	wantCode(t, "SetPassword of an unknown user", err, account.ENOTFOUND)
+	err = s.Update(ctx, func(tx account.Tx) error { return tx.SetStatus(ctx, u.ID+1000, account.StatusActive) })
+	wantCode(t, "SetStatus of an unknown user", err, account.ENOTFOUND)
+	view(t, s, func(tx account.Tx) error {
+		got, err := tx.UserByID(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		if got.PasswordHash != "$argon2id$new" || got.Status != account.StatusDeactivated {
+			t.Errorf("after SetPassword and SetStatus: hash %q, status %q", got.PasswordHash, got.Status)
+		}
+		got, err = tx.UserByID(ctx, other.ID)
+		if err != nil {
+			return err
+		}
+		sameUser(t, "untouched user", got, other)
+		return nil
+	})
+}
+
+func testUsersList(t *testing.T, s account.Store) {
+	ctx := context.Background()
+	f := newFixture(t, s)
+	view(t, s, func(tx account.Tx) error {
+		if n, err := tx.CountUsers(ctx); err != nil || n != 0 {
+			t.Errorf("CountUsers of an empty store = %d, %v; want 0", n, err)
+		}
+		us, err := tx.Users(ctx)
+		if err != nil || len(us) != 0 {
+			t.Errorf("Users of an empty store = %d users, %v; want none", len(us), err)
+		}
+		return nil
+	})
+	a := f.org("Project Thanos", account.Retailer)
+	b := f.org("Crux Supplier", account.Supplier)
+	// Created in an order that differs from the alphabetical one.
+	want := []*account.User{
+		f.user(b, "zed@cruxsupplier.com"),
+		f.user(a, "mrbailey@projectthanos.com"),
+		f.user(b, "amy@cruxsupplier.com"),
+	}
+	view(t, s, func(tx account.Tx) error {
+		if n, err := tx.CountUsers(ctx); err != nil || n != len(want) {
+			t.Errorf("CountUsers = %d, %v; want %d", n, err, len(want))
+		}
+		got, err := tx.Users(ctx)
+		if err != nil {
+			return err
+		}
+		if len(got) != len(want) {
+			t.Fatalf("Users returned %d users, want %d", len(got), len(want))
+		}
+		for i := range want {
+			sameUser(t, "Users", got[i], want[i])
+		}
+		return nil
+	})
+}
