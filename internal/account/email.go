@@ -14,11 +14,14 @@ const maxEmailLen = 254 // RFC 5321 path limit
 // addr-spec. Control characters, line breaks and display names are refused,
 // so an address can never inject a mail header.
 func NormalizeEmail(field, raw string) (string, error) {
+	if !utf8.ValidString(raw) {
+		return "", FieldError(EINVALID, field, MsgInvalidEmail)
+	}
 	e := strings.ToLower(strings.TrimSpace(raw))
 	if e == "" {
 		return "", FieldError(EINVALID, field, MsgFieldRequired)
 	}
-	if len(e) > maxEmailLen || !utf8.ValidString(e) || strings.IndexFunc(e, notPrintable) >= 0 {
+	if len(e) > maxEmailLen || strings.IndexFunc(e, notPrintable) >= 0 {
 		return "", FieldError(EINVALID, field, MsgInvalidEmail)
 	}
 	a, err := mail.ParseAddress(e)

@@ -76,7 +76,7 @@ func TestNormalizeEmail(t *testing.T) {
 		{"Name <a@b.c>", "", false},
 		{"a@b.c, d@e.f", "", false},
 		{"a\x00@b.c", "", false},
-		{strings.Repeat("a", 250) + "@b.c", "", false},
+		{strings.Repeat("a", 251) + "@b.c", "", false},
 		{"\xff@b.c", "", false},
 	}
 	for _, tc := range tests {
