@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"path"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -66,7 +67,26 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			slog.String("method", r.Method), slog.String("route", routeOf(r)), slog.Int("status", sw.code()),
 			slog.Duration("duration", time.Since(start)), slog.String("ip", s.clientIP(r)), slog.String("request_id", id))
 	}()
+	if r.Method != http.MethodConnect && r.URL.Path != cleanPath(r.URL.Path) {
+		// ServeMux would answer a redirect without a body; Django, whose
+		// API this is, knows no such path: a JSON 404.
+		s.notFound(sw, r)
+		return
+	}
 	s.mux.ServeHTTP(sw, r)
+}
+
+// cleanPath is the canonical form ServeMux redirects to: path.Clean with
+// the trailing slash kept.
+func cleanPath(p string) string {
+	if p == "" || p[0] != '/' {
+		p = "/" + p
+	}
+	np := path.Clean(p)
+	if p[len(p)-1] == '/' && np != "/" {
+		np += "/"
+	}
+	return np
 }
 
 // statusWriter remembers the status a handler wrote.
