@@ -11,6 +11,7 @@ import (
 
 	"github.com/cruxd/cruxd/internal/account"
 	"github.com/cruxd/cruxd/internal/password"
+	"github.com/cruxd/cruxd/internal/storetest"
 	"github.com/cruxd/cruxd/internal/testenv"
 )
 
@@ -28,6 +29,14 @@ func mustOpen(tb testing.TB, dsn string, opt Options) *Store {
 	tb.Cleanup(func() { s.Close() })
 	return s
 }
+
+// TestConformance runs the suite every account.Store passes, each subtest on
+// a fresh database.
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) account.Store { return mustOpen(t, testenv.PostgresDSN(t), Options{}) })
+}
+
+var _ storetest.Inspector = (*Store)(nil)
 
 // t0 is a fixed instant; timestamptz keeps microseconds.
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
