@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cruxd/cruxd/internal/account"
+	"github.com/cruxd/cruxd/internal/mail"
 )
 
 // config is everything a cruxd process is told through flags and their
@@ -28,6 +29,8 @@ type config struct {
 	HashWait         time.Duration
 	TrustedProxies   cidrList
 	Limits           bool
+	LimitValues      account.Limits
+	MailRetryMin     time.Duration
 	LogFormat        string
 	PoolSize         int
 	StatementTimeout time.Duration
@@ -67,6 +70,12 @@ func newFlagSet(name string, c *config, serve bool, stderr io.Writer) *flag.Flag
 		fs.DurationVar(&c.HashWait, "hash-wait", 500*time.Millisecond, "how long a hash may wait for a slot before 503")
 		fs.Var(&c.TrustedProxies, "trusted-proxy", "CIDR of a proxy whose X-Forwarded-For is believed (repeat or comma-separate)")
 		fs.BoolVar(&c.Limits, "limits", false, "apply the abuse limits (always on in production)")
+		l, d := &c.LimitValues, account.ProductionLimits
+		fs.IntVar(&l.ResetMailsPerAddressHour, "limit-reset-mails", d.ResetMailsPerAddressHour, "limit: reset mails sent to one address an hour (0: no limit)")
+		fs.IntVar(&l.ResetCallsPerIPMinute, "limit-reset-calls", d.ResetCallsPerIPMinute, "limit: Reset Password calls from one client IP a minute (0: no limit)")
+		fs.IntVar(&l.FailedLoginsPerIPMinute, "limit-login-ip", d.FailedLoginsPerIPMinute, "limit: failed logins from one client IP a minute (0: no limit)")
+		fs.IntVar(&l.FailedLoginsPerAccount, "limit-login-account", d.FailedLoginsPerAccount, "limit: failed logins for one username in 15 minutes before it is slowed down (0: no limit)")
+		fs.DurationVar(&c.MailRetryMin, "mail-retry-min", 30*time.Second, "wait before retrying a failed mail, doubled each time up to 1h; retried for 24h (lower it for tests)")
 		fs.BoolVar(&c.NoMigrate, "no-migrate", false, "do not apply database migrations at start")
 		fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long in-flight requests may finish after SIGTERM")
 		fs.StringVar(&c.ProductName, "product-name", "cruxd", "product name shown on the reset pages")
@@ -133,6 +142,20 @@ func (c *config) validate() error {
 			return fmt.Errorf("%w: --return-url must be an absolute http(s) URL", errUsage)
 		}
 	}
+	if c.SMTPURL != "" {
+		if c.PublicURL == "" {
+			return fmt.Errorf("%w: --smtp-url needs --public-url for the links in mails", errUsage)
+		}
+		if _, err := mail.NewSMTP(c.SMTPURL, c.MailFrom, c.PublicURL, "cruxd"); err != nil {
+			return fmt.Errorf("%w: %v", errUsage, err)
+		}
+	}
+	if c.MailRetryMin <= 0 {
+		return fmt.Errorf("%w: --mail-retry-min must be positive", errUsage)
+	}
+	if l := c.LimitValues; min(l.ResetMailsPerAddressHour, l.ResetCallsPerIPMinute, l.FailedLoginsPerIPMinute, l.FailedLoginsPerAccount) < 0 {
+		return fmt.Errorf("%w: a --limit-* flag is negative", errUsage)
+	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("%w: --log-format must be text or json", errUsage)
 	}
@@ -143,6 +166,15 @@ func (c *config) validate() error {
 		return fmt.Errorf("%w: --min-password-length must be 8 or more", errUsage)
 	}
 	return nil
+}
+
+// limits returns the abuse limits in force: the --limit-* values in
+// production or with --limits, none otherwise.
+func (c *config) limits() account.Limits {
+	if account.Mode(c.Mode) != account.Production && !c.Limits {
+		return account.Limits{}
+	}
+	return c.LimitValues
 }
 
 func isLoopback(host string) bool {

@@ -44,25 +44,27 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	mode := account.Mode(c.Mode)
-	var limits account.Limits
-	if mode == account.Production || c.Limits {
-		limits = account.ProductionLimits
-	}
 	svc := account.NewService(store, hasher, policy, account.Config{
 		Mode:            mode,
 		ResetTTL:        c.ResetTTL,
 		HashConcurrency: c.HashConcurrency,
 		HashWait:        c.HashWait,
-		Limits:          limits,
+		Limits:          c.limits(),
 		Mail:            c.SMTPURL != "",
+		MailRetryMin:    c.MailRetryMin,
 	}, log)
 
 	seeded := false
-	if mode == account.Sandbox {
+	if mode == account.Sandbox { // never demo data in production
 		if seeded, err = svc.SeedSandbox(ctx); err != nil {
 			return fmt.Errorf("seed demo data: %w", err)
 		}
 	}
+	stopMail, err := startMailWorker(svc, &c, c.ProductName)
+	if err != nil {
+		return err
+	}
+	defer stopMail() // after the HTTP server stopped queueing mail
 
 	api := httpapi.New(svc, httpapi.Options{TrustedProxies: c.TrustedProxies, Logger: log})
 	web.New(web.Options{

@@ -1,0 +1,35 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/cruxd/cruxd/internal/account"
+	"github.com/cruxd/cruxd/internal/mail"
+)
+
+// maxMailPoll is how long queued mail waits at most for the worker when no
+// request woke it (a retry that came due, a mail queued by another process).
+const maxMailPoll = 5 * time.Second
+
+// startMailWorker starts the outbox worker when an SMTP server is
+// configured. The returned stop cancels it and waits until the messages it
+// has in hand are finished; what it did not start stays in the outbox for
+// the next start.
+func startMailWorker(svc *account.Service, c *config, productName string) (stop func(), err error) {
+	if c.SMTPURL == "" {
+		return func() {}, nil
+	}
+	sender, err := mail.NewSMTP(c.SMTPURL, c.MailFrom, c.PublicURL, productName)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		svc.RunOutbox(ctx, sender, min(maxMailPoll, c.MailRetryMin))
+	}()
+	return func() { cancel(); <-done }, nil
+}
