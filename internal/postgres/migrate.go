@@ -63,8 +63,9 @@ func latestVersion() int {
 // number), so they do not collide with locks other software on the same
 // database might take.
 const (
-	lockMigrate int64 = 0x63727578_0001
-	lockSetup   int64 = 0x63727578_0002
+	lockMigrate    int64 = 0x63727578_0001
+	lockSetup      int64 = 0x63727578_0002
+	lockCountUsers int64 = 0x63727578_0003 // transaction-level; see tx.CountUsers
 )
 
 // Migrate applies the embedded migrations that the database lacks, each in
@@ -122,13 +123,12 @@ func (s *Store) Migrate(ctx context.Context) error {
 }
 
 // WithLock runs fn while holding the database-wide setup lock, a
-// session-level advisory lock distinct from the migration lock. cruxd runs
-// one-time initialisation under it, such as seeding the sandbox demo data,
-// so that of processes starting at once on an empty database exactly one
-// does it and the others then see it done. fn may use the Store: the lock is
-// held on a connection of its own, outside the pool. It returns fn's error,
-// or EUNAVAILABLE when the lock cannot be taken because the server cannot be
-// reached.
+// session-level advisory lock distinct from the migration lock, so that of
+// processes starting at once only one runs fn at a time. Seeding the sandbox
+// needs no such lock (see tx.CountUsers) but is safe under it. fn may use
+// the Store: the lock is held on a connection of its own, outside the pool.
+// It returns fn's error, or EUNAVAILABLE when the lock cannot be taken
+// because the server cannot be reached.
 func (s *Store) WithLock(ctx context.Context, fn func() error) error {
 	var fnErr error
 	err := s.withAdvisoryLock(ctx, lockSetup, func(*pgx.Conn) error {

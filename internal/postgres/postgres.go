@@ -228,7 +228,7 @@ func (s *Store) runOnce(ctx context.Context, opts pgx.TxOptions, fn func(account
 			_ = ptx.Rollback(rctx)
 		}
 	}()
-	if err := fn(&tx{tx: ptx}); err != nil {
+	if err := fn(&tx{tx: ptx, readOnly: opts.AccessMode == pgx.ReadOnly}); err != nil {
 		return err
 	}
 	if err := ptx.Commit(ctx); err != nil {

@@ -134,13 +134,20 @@ func TestOpenNoMigrate(t *testing.T) {
 }
 
 func TestSeedSandboxOnceFromConcurrentProcesses(t *testing.T) {
+	// CountUsers in an Update serializes seeders by itself; WithLock on top
+	// must not change the outcome.
+	for _, withLock := range []bool{false, true} {
+		t.Run(fmt.Sprintf("WithLock=%v", withLock), func(t *testing.T) { testSeedOnce(t, withLock) })
+	}
+}
+
+func testSeedOnce(t *testing.T, withLock bool) {
 	dsn := testenv.PostgresDSN(t)
 	const n = 5
 	seeded := make([]bool, n)
 	errs := make([]error, n)
 	concurrently(n, func(i int) {
-		// Each goroutine is one process starting: open (migrate), then seed
-		// under the setup lock, as cmd/cruxd does.
+		// Each goroutine is one process starting: open (migrate), then seed.
 		ctx := context.Background()
 		s, err := Open(ctx, dsn, Options{MaxConns: 2})
 		if err != nil {
@@ -149,10 +156,15 @@ func TestSeedSandboxOnceFromConcurrentProcesses(t *testing.T) {
 		}
 		defer s.Close()
 		svc := newService(t, s)
-		errs[i] = s.WithLock(ctx, func() (err error) {
+		seed := func() (err error) {
 			seeded[i], err = svc.SeedSandbox(ctx)
 			return err
-		})
+		}
+		if withLock {
+			errs[i] = s.WithLock(ctx, seed)
+		} else {
+			errs[i] = seed()
+		}
 	})
 	times := 0
 	for i := range n {

@@ -14,7 +14,10 @@ import (
 )
 
 // tx implements account.Tx on one pgx transaction.
-type tx struct{ tx pgx.Tx }
+type tx struct {
+	tx       pgx.Tx
+	readOnly bool // a View
+}
 
 var _ account.Tx = (*tx)(nil)
 
@@ -48,7 +51,17 @@ func (t *tx) OrganizationByName(ctx context.Context, name string) (*account.Orga
 	return &o, nil
 }
 
+// CountUsers in a read-write transaction first takes a transaction-level
+// advisory lock, and counts only once it holds it, in a new snapshot. So
+// "count, then create if none" (seeding an empty database) runs one
+// transaction at a time across processes: a second seeder waits for the
+// first to commit and then counts its users.
 func (t *tx) CountUsers(ctx context.Context) (int, error) {
+	if !t.readOnly {
+		if _, err := t.tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockCountUsers); err != nil {
+			return 0, wrap("count users", err)
+		}
+	}
 	var n int
 	err := t.tx.QueryRow(ctx, `SELECT count(*) FROM users`).Scan(&n)
 	return n, wrap("count users", err)
