@@ -19,6 +19,7 @@ import (
 	"syscall"
 
 	"github.com/cruxd/cruxd/internal/account"
+	"github.com/cruxd/cruxd/internal/postgres"
 	"github.com/cruxd/cruxd/internal/sqlite"
 )
 
@@ -70,7 +71,14 @@ func newLogger(format string, w io.Writer) *slog.Logger {
 // file path. Migrations are applied unless noMigrate.
 func openStore(ctx context.Context, c *config, noMigrate bool) (account.Store, error) {
 	if strings.HasPrefix(c.DB, "postgres://") || strings.HasPrefix(c.DB, "postgresql://") {
-		return nil, fmt.Errorf("%w: PostgreSQL is not supported yet", errUsage)
+		s, err := postgres.Open(ctx, c.DB, postgres.Options{
+			MaxConns: int32(c.PoolSize), StatementTimeout: c.StatementTimeout, NoMigrate: noMigrate,
+		})
+		if err != nil {
+			// Not c.DB: a DSN may carry a password.
+			return nil, fmt.Errorf("open PostgreSQL database: %w", err)
+		}
+		return s, nil
 	}
 	s, err := sqlite.Open(ctx, c.DB)
 	if err != nil {
