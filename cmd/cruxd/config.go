@@ -36,6 +36,7 @@ type config struct {
 	StatementTimeout time.Duration
 	NoMigrate        bool
 	ShutdownTimeout  time.Duration
+	PprofAddr        string
 	ReadTimeout      time.Duration
 	ProductName      string
 	ReturnURL        string
@@ -78,6 +79,7 @@ func newFlagSet(name string, c *config, serve bool, stderr io.Writer) *flag.Flag
 		fs.DurationVar(&c.MailRetryMin, "mail-retry-min", 30*time.Second, "wait before retrying a failed mail, doubled each time up to 1h; retried for 24h (lower it for tests)")
 		fs.BoolVar(&c.NoMigrate, "no-migrate", false, "do not apply database migrations at start")
 		fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long in-flight requests may finish after SIGTERM")
+		fs.StringVar(&c.PprofAddr, "pprof-addr", "", "loopback host:port to serve runtime profiles (net/http/pprof) on; off when empty")
 		fs.StringVar(&c.ProductName, "product-name", "cruxd", "product name shown on the reset pages")
 		fs.StringVar(&c.ReturnURL, "return-url", "", "the app's URL, linked from the reset pages once the password changed")
 		fs.DurationVar(&c.ReadTimeout, "read-timeout", 10*time.Second, "how long a client may take to send a request's headers, and its whole request")
@@ -155,6 +157,9 @@ func (c *config) validate() error {
 	}
 	if l := c.LimitValues; min(l.ResetMailsPerAddressHour, l.ResetCallsPerIPMinute, l.FailedLoginsPerIPMinute, l.FailedLoginsPerAccount) < 0 {
 		return fmt.Errorf("%w: a --limit-* flag is negative", errUsage)
+	}
+	if err := checkPprofAddr(c.PprofAddr); err != nil {
+		return err
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("%w: --log-format must be text or json", errUsage)

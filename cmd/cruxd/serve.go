@@ -28,6 +28,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	}
 	start := time.Now()
 	log := newLogger(c.LogFormat, stderr)
+	if c.PprofAddr != "" {
+		stopPprof, err := startPprof(c.PprofAddr, log)
+		if err != nil {
+			return err
+		}
+		defer stopPprof()
+	}
 
 	store, err := openStore(ctx, &c, c.NoMigrate)
 	if err != nil {
