@@ -35,6 +35,8 @@ func NormalizeEmail(field, raw string) (string, error) {
 	return e, nil
 }
 
+// notPrintable also refuses U+FFFD: JSON decoding puts it where the request
+// had a lone surrogate escape, and no real address contains it.
 func notPrintable(r rune) bool {
-	return unicode.IsControl(r) || unicode.IsSpace(r) || !unicode.IsPrint(r)
+	return unicode.IsControl(r) || unicode.IsSpace(r) || !unicode.IsPrint(r) || r == utf8.RuneError
 }
