@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net/url"
 	"strings"
@@ -8,8 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/cruxd/cruxd/internal/account"
 	"github.com/cruxd/cruxd/internal/cruxdtest"
+	"github.com/cruxd/cruxd/internal/postgres"
 	"github.com/cruxd/cruxd/internal/testenv"
 )
 
@@ -200,4 +204,94 @@ func TestPostgresOutage(t *testing.T) {
 		time.Sleep(50 * time.Millisecond) // polling interval, not synchronisation
 	}
 	t.Logf("recovered %v after PostgreSQL returned", time.Since(start).Round(time.Millisecond))
+}
+
+// TestPostgresOutboxDeliveredOnce: two production processes share one
+// outbox; each message is claimed by one of them and mailed exactly once.
+func TestPostgresOutboxDeliveredOnce(t *testing.T) {
+	ctx := context.Background()
+	dsn := testenv.PostgresDSN(t)
+	store, err := postgres.Open(ctx, dsn, postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := account.NewService(store, nil, nil, account.Config{}, nil)
+	if _, err := svc.CreateOrganization(ctx, "Crux Supplier", account.Supplier); err != nil {
+		t.Fatal(err)
+	}
+	const n = 40
+	addr := func(i int) string { return fmt.Sprintf("user%02d@cruxsupplier.com", i) }
+	for i := range n {
+		// The hash is never verified here; production never seeds.
+		nu := account.NewUser{OrgName: "Crux Supplier", Email: addr(i), FirstName: "U", Hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA"}
+		if _, err := svc.CreateUser(ctx, nu); err != nil {
+			t.Fatal(err)
+		}
+	}
+	store.Close()
+
+	mp := testenv.StartMailpit(t)
+	args := []string{"--mode", "production", "--db", dsn, "--public-url", "https://accounts.example.com",
+		"--smtp-url", mp.SMTPURL(), "--limit-reset-calls", "0", "--mail-retry-min", "100ms"}
+	a, b := pgStartPair(t, dsn, args...)
+	var wg sync.WaitGroup
+	for i := range n {
+		p := a
+		if i%2 == 1 {
+			p = b
+		}
+		wg.Go(func() {
+			r := p.Do(t, "POST", "/organizations/reset-password/", map[string]string{"email": addr(i)})
+			if r.Status != 200 {
+				t.Errorf("reset %s: %d %s", addr(i), r.Status, r.Body)
+			}
+		})
+	}
+	wg.Wait()
+
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var pending int
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE status = 'pending'`).Scan(&pending); err != nil {
+			t.Fatal(err)
+		}
+		if pending == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d messages still pending after 60s\nA:\n%s\nB:\n%s", pending, a.Stderr(), b.Stderr())
+		}
+		time.Sleep(50 * time.Millisecond) // polling a condition
+	}
+	var msgs, sent, attempts int
+	err = conn.QueryRow(ctx, `
+		SELECT count(*), count(*) FILTER (WHERE status = 'sent'),
+			(SELECT count(*) FROM mail_attempts) FROM outbox`).Scan(&msgs, &sent, &attempts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msgs != n || sent != n || attempts != n {
+		t.Errorf("outbox: %d messages, %d sent, %d attempts; want %d of each", msgs, sent, attempts, n)
+	}
+	got := mp.Messages(t)
+	perAddr := make(map[string]int)
+	for _, m := range got {
+		for _, to := range m.To {
+			perAddr[to]++
+		}
+	}
+	for i := range n {
+		if perAddr[addr(i)] != 1 {
+			t.Errorf("%s received %d mails, want 1", addr(i), perAddr[addr(i)])
+		}
+	}
+	if len(got) != n {
+		t.Errorf("Mailpit received %d mails, want %d", len(got), n)
+	}
+	t.Logf("mails sent by A: %d, by B: %d", strings.Count(a.Stderr(), `msg="mail sent"`), strings.Count(b.Stderr(), `msg="mail sent"`))
 }
