@@ -270,7 +270,7 @@ func TestOptions(t *testing.T) {
 		"<title>Choose a new password · Acme &lt;Shop&gt;</title>",
 		`href="https://shop.example.com/login?a=1&amp;b=2"`,
 		`data-min-length="12"`, `minlength="12"`, "At least 12 characters",
-		"(2 hours)",
+		"expires after 2 hours",
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("reset page lacks %q", want)

@@ -86,7 +86,7 @@
   function describedBy(input, id, on) {
     var ids = (input.getAttribute('aria-describedby') || '').split(/\s+/).filter(function (x) { return x && x !== id; });
     if (on) {
-      ids.push(id);
+      ids.unshift(id);
     }
     if (ids.length) {
       input.setAttribute('aria-describedby', ids.join(' '));
@@ -97,7 +97,7 @@
 
   function fieldError(input, message) {
     var err = document.getElementById(input.id + '-error');
-    err.textContent = message;
+    err.querySelector('[data-msg]').textContent = message;
     err.hidden = false;
     input.setAttribute('aria-invalid', 'true');
     describedBy(input, err.id, true);
@@ -108,7 +108,7 @@
     if (!err) {
       return;
     }
-    err.textContent = '';
+    err.querySelector('[data-msg]').textContent = '';
     err.hidden = true;
     input.removeAttribute('aria-invalid');
     describedBy(input, err.id, false);
@@ -116,7 +116,7 @@
 
   function formAlert(form, message) {
     var box = form.querySelector('[data-alert]');
-    box.textContent = message;
+    box.querySelector('[data-msg]').textContent = message;
     box.hidden = !message;
     if (message) {
       announce(message);
@@ -223,11 +223,15 @@
 
     // The token is in the fragment, which browsers never send to a server.
     // Read it once, then take it out of the address bar and history.
-    var params = new URLSearchParams(window.location.hash.slice(1));
-    var token = params.get('token') || '';
-    var revokeToken = params.get('revoke') || '';
-    if (window.location.hash) {
-      window.history.replaceState(null, '', window.location.pathname + window.location.search);
+    var token = '';
+    var revokeToken = '';
+    function readFragment() {
+      var params = new URLSearchParams(window.location.hash.slice(1));
+      token = params.get('token') || '';
+      revokeToken = params.get('revoke') || '';
+      if (window.location.hash) {
+        window.history.replaceState(null, '', window.location.pathname + window.location.search);
+      }
     }
 
     function showInvalid(reason) {
@@ -295,7 +299,7 @@
           password.value = '';
           confirm.value = '';
           show('done');
-          announce('Your password has been changed.');
+          announce('Password changed. You can now sign in with your new password.');
           return;
         }
         var why = res.status === 400 && firstMessage(res.data, 'password');
@@ -344,13 +348,24 @@
       });
     });
 
-    if (revokeToken) {
-      show('revoke');
-    } else if (token) {
-      check();
-    } else {
-      showInvalid('missing');
+    function start() {
+      readFragment();
+      if (revokeToken) {
+        show('revoke');
+      } else if (token) {
+        check();
+      } else {
+        showInvalid('missing');
+      }
     }
+    // A link opened while the page is already open changes only the
+    // fragment: start over with it.
+    window.addEventListener('hashchange', function () {
+      if (window.location.hash) {
+        start();
+      }
+    });
+    start();
   }
 
   var page = body.getAttribute('data-page');
