@@ -20,11 +20,30 @@ type NewUser struct {
 	Password  string   // checked against the policy; "" leaves none set
 	Hash      string   // an existing hash to keep (import, demo data); wins over Password
 	Perms     []string // default: the whole catalogue
+	By        Meta     // who asked, for the audit trail
 }
 
 // CreateOrganization adds an organization; EINVALID for an empty name or an
-// unknown type, ECONFLICT if the name is taken.
-func (s *Service) CreateOrganization(ctx context.Context, name string, typ OrgType) (*Organization, error) {
+// unknown type, ECONFLICT if the name is taken. The audit trail records it.
+func (s *Service) CreateOrganization(ctx context.Context, name string, typ OrgType, by ...Meta) (*Organization, error) {
+	o, err := s.newOrganization(name, typ)
+	if err != nil {
+		return nil, err
+	}
+	err = s.store.Update(ctx, func(tx Tx) error {
+		if err := tx.CreateOrganization(ctx, o); err != nil {
+			return err
+		}
+		return s.auditAdmin(ctx, tx, "", 0, firstMeta(by), fmt.Sprintf("organization %q (%s) created", o.Name, o.Type))
+	})
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	return o, nil
+}
+
+// newOrganization checks an organization's fields and returns it unsaved.
+func (s *Service) newOrganization(name string, typ OrgType) (*Organization, error) {
 	name = strings.TrimSpace(name)
 	if name == "" {
 		return nil, FieldError(EINVALID, "name", MsgFieldRequired)
@@ -32,15 +51,39 @@ func (s *Service) CreateOrganization(ctx context.Context, name string, typ OrgTy
 	if !typ.Valid() {
 		return nil, FieldError(EINVALID, "type", fmt.Sprintf("%q is not a valid choice.", typ))
 	}
-	o := &Organization{Name: name, Type: typ, UUID: s.newUUID(), CreatedAt: s.now()}
-	err := s.store.Update(ctx, func(tx Tx) error { return tx.CreateOrganization(ctx, o) })
-	return o, storeErr(err)
+	return &Organization{Name: name, Type: typ, UUID: s.newUUID(), CreatedAt: s.now()}, nil
 }
 
 // CreateUser adds a user to an existing organization; EINVALID for bad
 // fields or a refused password, ENOTFOUND for an unknown organization,
-// ECONFLICT if the e-mail address is taken.
+// ECONFLICT if the e-mail address is taken. The audit trail records it.
 func (s *Service) CreateUser(ctx context.Context, nu NewUser) (*User, error) {
+	u, err := s.newUser(ctx, nu)
+	if err != nil {
+		return nil, err
+	}
+	err = s.store.Update(ctx, func(tx Tx) error {
+		o, err := tx.OrganizationByName(ctx, strings.TrimSpace(nu.OrgName))
+		if ErrorCode(err) == ENOTFOUND {
+			return FieldError(ENOTFOUND, "org", fmt.Sprintf("No organization is named %q.", nu.OrgName))
+		} else if err != nil {
+			return fmt.Errorf("find organization: %w", err)
+		}
+		u.OrgID, u.Org = o.ID, o
+		if err := tx.CreateUser(ctx, u); err != nil {
+			return err
+		}
+		return s.auditAdmin(ctx, tx, u.Email, u.ID, nu.By, fmt.Sprintf("user created in organization %q", o.Name))
+	})
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	return u, nil
+}
+
+// newUser checks nu, hashes its password if it has one, and returns the
+// user unsaved, without its organization.
+func (s *Service) newUser(ctx context.Context, nu NewUser) (*User, error) {
 	email, err := NormalizeEmail("email", nu.Email)
 	if err != nil {
 		return nil, err
@@ -76,19 +119,6 @@ func (s *Service) CreateUser(ctx context.Context, nu NewUser) (*User, error) {
 		FirstName: strings.TrimSpace(nu.FirstName), LastName: strings.TrimSpace(nu.LastName),
 		Phone: nu.Phone, JobTitle: nu.JobTitle, Status: nu.Status, PasswordHash: hash,
 		Permissions: perms, CreatedAt: s.now(),
-	}
-	err = s.store.Update(ctx, func(tx Tx) error {
-		o, err := tx.OrganizationByName(ctx, strings.TrimSpace(nu.OrgName))
-		if ErrorCode(err) == ENOTFOUND {
-			return FieldError(ENOTFOUND, "org", fmt.Sprintf("No organization is named %q.", nu.OrgName))
-		} else if err != nil {
-			return fmt.Errorf("find organization: %w", err)
-		}
-		u.OrgID, u.Org = o.ID, o
-		return tx.CreateUser(ctx, u)
-	})
-	if err != nil {
-		return nil, storeErr(err)
 	}
 	return u, nil
 }

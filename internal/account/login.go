@@ -32,6 +32,9 @@ func (s *Service) Login(ctx context.Context, username, password string, m Meta) 
 		email = username // still counted and verified like any unknown user
 	}
 	if err := s.loginThrottled(ctx, email, m, now); err != nil {
+		if ErrorCode(err) == ETHROTTLED {
+			s.cfg.Observer.LoginThrottled()
+		}
 		return nil, err
 	}
 
@@ -98,6 +101,7 @@ func (s *Service) Login(ctx context.Context, username, password string, m Meta) 
 	if err != nil {
 		return nil, storeErr(err)
 	}
+	s.cfg.Observer.LoginSucceeded()
 	return &Session{AuthToken: token, User: u}, nil
 }
 
@@ -164,6 +168,7 @@ func (s *Service) loginFailed(ctx context.Context, email string, u *User, m Meta
 	if err != nil {
 		return storeErr(err)
 	}
+	s.cfg.Observer.LoginFailed()
 	return Errorf(EUNAUTHORIZED, MsgBadCredentials)
 }
 

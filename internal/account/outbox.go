@@ -139,6 +139,7 @@ func (s *Service) deliver(ctx context.Context, mailer Mailer, m *OutboxMessage) 
 	}
 	if p.drop != "" {
 		s.log.Info("mail dropped", "id", m.ID, "kind", m.Kind, "reason", p.drop)
+		s.cfg.Observer.MailDelivered(m.Kind, MailDropped)
 		return nil
 	}
 
@@ -166,6 +167,7 @@ func (s *Service) deliver(ctx context.Context, mailer Mailer, m *OutboxMessage) 
 	if err != nil {
 		return storeErr(err)
 	}
+	s.cfg.Observer.MailDelivered(m.Kind, a.Outcome)
 	attempt := m.Attempts + 1
 	switch a.Outcome {
 	case MailSent:

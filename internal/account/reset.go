@@ -37,6 +37,7 @@ func (s *Service) RequestReset(ctx context.Context, rawEmail string, m Meta) (st
 		if err != nil {
 			return "", storeErr(err)
 		}
+		s.cfg.Observer.ResetRequested()
 		s.mailWasQueued()
 		return "", nil
 	}
@@ -70,6 +71,7 @@ func (s *Service) RequestReset(ctx context.Context, rawEmail string, m Meta) (st
 	if err != nil {
 		return "", storeErr(err)
 	}
+	s.cfg.Observer.ResetRequested()
 	if s.cfg.Mail {
 		s.mailWasQueued()
 	} else {
@@ -180,6 +182,7 @@ func (s *Service) CompleteReset(ctx context.Context, token, password string, m M
 	if err != nil {
 		return storeErr(err)
 	}
+	s.cfg.Observer.ResetCompleted()
 	if s.cfg.Mail {
 		s.mailWasQueued()
 	}

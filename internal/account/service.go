@@ -70,6 +70,8 @@ type Config struct {
 	MailRetryMin time.Duration
 	MailRetryMax time.Duration
 	MailRetryFor time.Duration
+	// Observer is told what happens, for metrics; nil means nobody.
+	Observer Observer
 }
 
 func (c *Config) setDefaults() {
@@ -96,6 +98,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.MailRetryFor <= 0 {
 		c.MailRetryFor = 24 * time.Hour
+	}
+	if c.Observer == nil {
+		c.Observer = nopObserver{}
 	}
 }
 
@@ -147,11 +152,14 @@ func (s *Service) now() time.Time { return s.Now().UTC() }
 // withHashSlot runs fn once one of the bounded hash slots is free, or returns
 // ErrOverloaded if none frees up within HashWait.
 func (s *Service) withHashSlot(ctx context.Context, fn func() error) error {
+	start := time.Now()
 	t := time.NewTimer(s.cfg.HashWait)
 	defer t.Stop()
 	select {
 	case s.hashSlots <- struct{}{}:
+		s.cfg.Observer.HashWaited(time.Since(start))
 	case <-t.C:
+		s.cfg.Observer.HashWaited(time.Since(start))
 		return ErrOverloaded
 	case <-ctx.Done():
 		return ctx.Err()

@@ -72,6 +72,37 @@ type Tx interface {
 	// again at a.NextAt for MailFailed.
 	RecordMailAttempt(ctx context.Context, a *MailAttempt) error
 	AppendAudit(ctx context.Context, e *AuditEvent) error
+	// AuditByEmail returns up to limit audit events whose EmailDigest is
+	// digest, oldest first.
+	AuditByEmail(ctx context.Context, digest []byte, limit int) ([]*AuditEvent, error)
+
+	// Purge deletes up to limit rows of kind that ended before before (see
+	// PurgeKind) and returns how many it deleted.
+	Purge(ctx context.Context, kind PurgeKind, before time.Time, limit int) (int, error)
+	// Stats returns the outbox and reset-token figures of Stats at now.
+	Stats(ctx context.Context, now time.Time) (Stats, error)
+}
+
+// PurgeKind names what Tx.Purge deletes.
+type PurgeKind string
+
+// Purge kinds; "ended" is the time a row stopped mattering.
+const (
+	PurgeResetTokens PurgeKind = "reset_tokens" // used, revoked or expired before
+	PurgeAuthTokens  PurgeKind = "auth_tokens"  // revoked before
+	PurgeOutbox      PurgeKind = "outbox"       // finished (sent, dropped, gave up) before, with their attempts
+	PurgeAudit       PurgeKind = "audit"        // recorded before
+	PurgeCounters    PurgeKind = "counters"     // windows that started before
+)
+
+// PurgeKinds lists every PurgeKind, in the order Service.Purge runs them.
+var PurgeKinds = []PurgeKind{PurgeResetTokens, PurgeAuthTokens, PurgeOutbox, PurgeAudit, PurgeCounters}
+
+// Stats are figures read from the store for monitoring.
+type Stats struct {
+	MailPending        int       // outbox messages not yet finished
+	OldestPending      time.Time // creation time of the oldest of them; zero if none
+	ResetTokensExpired int       // reset tokens that expired unused and are not yet purged
 }
 
 // MailKind says which mail an outbox message is.

@@ -69,6 +69,9 @@ func Run(t *testing.T, open func(t *testing.T) account.Store) {
 		{"Mail/FailedRetries", testMailFailed},
 		{"Mail/UnknownMessage", testMailUnknown},
 		{"Audit/Append", testAudit},
+		{"Audit/ByEmail", testAuditByEmail},
+		{"Purge/EndedRowsOnly", testPurge},
+		{"Stats", testStats},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
