@@ -127,6 +127,11 @@ func dsn(path string, readOnly bool) string {
 		q.Add("_pragma", "query_only(1)")
 	} else {
 		q.Set("_txlock", "immediate")
+		// The writer's savepoints (one per Update of a batch) keep the
+		// sub-journal in memory: past 64 KiB SQLite would spill it to a
+		// temporary file, two write syscalls per page. It only serves
+		// ROLLBACK TO; durability is the WAL's.
+		q.Add("_pragma", "temp_store(memory)")
 	}
 	return path + "?" + q.Encode()
 }
