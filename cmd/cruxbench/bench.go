@@ -1,0 +1,651 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	mrand "math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/cruxd/cruxd/internal/password"
+)
+
+// Endpoint paths of API.md.
+const (
+	pathReset    = "/organizations/reset-password/"
+	pathComplete = "/organizations/complete-password/"
+	pathLogin    = "/organizations/user-login/"
+	pathUser     = "/organizations/users/detail/"
+)
+
+// newPassword is what Create New Password sets; it passes the policy.
+const newPassword = "cruxbench renewed password 42"
+
+// endpoint is one API call measured against cruxd and the bare server.
+type endpoint struct {
+	key, name string
+	hashBound bool // its cost is one argon2id hash
+	// targeter returns a fresh targeter against base; bare is true for the
+	// bare server, which needs no live tokens.
+	targeter func(base string, bare bool) vegeta.Targeter
+	maxHits  func(bare bool) uint64 // pool bound, 0 = none
+
+	bare, sat, fixed *stats
+	fixedRate        int
+	satErr           error
+}
+
+// bench is one run's state.
+type bench struct {
+	o        *options
+	dir      string
+	cruxd    string
+	db       *database
+	log      string
+	cores    int
+	hashTime time.Duration
+	users    int
+
+	proc      *process
+	pprofAddr string
+	bareProc  *process
+
+	// users are split so that endpoints never disturb each other's data:
+	// Create New Password revokes a user's tokens and changes its password.
+	resetUsers    [2]int // [lo, hi)
+	validateUsers [2]int
+	loginUsers    [2]int
+	authUsers     [2]int
+	completeUsers [2]int
+
+	validatePool []string
+	completePool []string
+	authPool     []authToken
+	completeNext atomic.Int64
+
+	idleRSS       int64
+	startups      []time.Duration
+	startupErr    error
+	flood         *stats
+	floodRate     int
+	baseline      map[string]float64 // endpoint key → req/s on the baseline database
+	loadUsersTime time.Duration
+	loadTokenTime time.Duration
+	reused        bool      // the database was loaded by an earlier run
+	loadAvg       [2]string // at the start and the end of the measurements
+	fsync         time.Duration
+}
+
+type authToken struct{ token, uuid string }
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o, err := parseOptions(args, stderr)
+	if err != nil {
+		return err
+	}
+	b := &bench{o: o, cores: runtime.NumCPU(), users: o.Users}
+	b.dir, err = os.MkdirTemp("", "cruxbench-")
+	if err != nil {
+		return err
+	}
+	if o.Keep {
+		logf("keeping %s", b.dir)
+	} else {
+		defer os.RemoveAll(b.dir)
+	}
+	b.log = filepath.Join(b.dir, "cruxd.log")
+
+	b.hashTime = measureHash()
+	logf("argon2id hash (DefaultParams): %v; bound %d cores ÷ hash = %.1f/s", b.hashTime.Round(time.Microsecond), b.cores, b.hashBound())
+	b.fsync = measureFsync(b.dir)
+
+	if b.cruxd = o.Cruxd; b.cruxd == "" {
+		logf("building cruxd")
+		if b.cruxd, err = buildCruxd(b.dir); err != nil {
+			return err
+		}
+	}
+	b.db, err = b.newDatabase(ctx, "cruxd.db")
+	if err != nil {
+		return err
+	}
+	if b.db.drop != nil && !o.Keep {
+		defer b.db.drop()
+	}
+	if _, err := os.Stat(b.db.dsn); o.SQLiteFile != "" && err == nil {
+		b.reused = true
+		logf("reusing %s, loaded earlier with -users %d -expired-tokens %d", b.db.dsn, o.Users, o.ExpiredTokens)
+	} else if err := b.load(ctx, b.db, o.Users, o.ExpiredTokens); err != nil {
+		return err
+	}
+	if o.LoadOnly {
+		return nil
+	}
+	b.partition(o.Users)
+
+	b.loadAvg[0] = loadAverage()
+	if err := b.startCruxd(b.db); err != nil {
+		return err
+	}
+	defer func() { b.proc.stop() }()
+	time.Sleep(time.Second)
+	b.idleRSS, _ = procStatus(b.proc.pid(), "VmRSS")
+	logf("cruxd idle RSS %s", mib(b.idleRSS))
+	b.saveProfile("heap", "idle.heap.pprof")
+
+	eps := b.endpoints()
+	if err := b.makePools(ctx, eps); err != nil {
+		return err
+	}
+	b.bareProc, err = b.startBare()
+	if err != nil {
+		return err
+	}
+	defer b.bareProc.stop()
+
+	for _, e := range eps {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		b.measure(ctx, e)
+	}
+	if o.want("login") {
+		b.measureFlood()
+	}
+	b.bareProc.stop()
+	b.proc.stop()
+
+	b.measureStartup()
+	b.loadAvg[1] = loadAverage()
+	if o.BaselineUsers > 0 {
+		if err := b.measureBaseline(ctx); err != nil {
+			logf("baseline: %v", err)
+		}
+	}
+
+	report := b.report(eps)
+	fmt.Fprint(stdout, report)
+	if o.Out != "" {
+		return os.WriteFile(o.Out, []byte(report), 0o644)
+	}
+	return nil
+}
+
+func (b *bench) hashBound() float64 { return float64(b.cores) / b.hashTime.Seconds() }
+
+// measureHash returns the median time of one argon2id hash with cruxd's
+// parameters, measured in this process on an idle core.
+func measureHash() time.Duration {
+	h, _ := password.NewHasher(password.DefaultParams)
+	h.Hash("warm up")
+	var ds []time.Duration
+	for range 7 {
+		t := time.Now()
+		h.Hash("correct horse battery staple")
+		ds = append(ds, time.Since(t))
+	}
+	slices.Sort(ds)
+	return ds[len(ds)/2]
+}
+
+// measureFsync returns the median time of writing 4 KiB and fsyncing it in
+// dir: what one durable commit costs at least on this disk.
+func measureFsync(dir string) time.Duration {
+	f, err := os.CreateTemp(dir, "fsync-")
+	if err != nil {
+		return 0
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	buf := make([]byte, 4096)
+	var ds []time.Duration
+	for i := range 50 {
+		t := time.Now()
+		f.WriteAt(buf, int64(i%8)*4096)
+		f.Sync()
+		ds = append(ds, time.Since(t))
+	}
+	slices.Sort(ds)
+	return ds[len(ds)/2]
+}
+
+func (b *bench) newDatabase(ctx context.Context, name string) (*database, error) {
+	if b.o.DB != "" {
+		return createPostgresDatabase(ctx, b.o.DB)
+	}
+	if b.o.SQLiteFile != "" && name == "cruxd.db" {
+		return &database{dsn: b.o.SQLiteFile}, nil
+	}
+	return &database{dsn: filepath.Join(b.dir, name)}, nil
+}
+
+// load fills db with users and expired tokens through the store.
+func (b *bench) load(ctx context.Context, db *database, users, expired int) error {
+	t := time.Now()
+	st, err := db.open(ctx)
+	if err != nil {
+		return err
+	}
+	ids, err := loadUsers(ctx, st, users, b.o.Batch)
+	if cerr := st.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	b.loadUsersTime = time.Since(t)
+	logf("loaded %d users in %v", users, b.loadUsersTime.Round(time.Millisecond))
+	if expired > 0 {
+		t = time.Now()
+		last := time.Now()
+		err := loadExpiredTokens(ctx, db, ids, expired, b.o.Batch, func(done int) {
+			if time.Since(last) > 10*time.Second {
+				last = time.Now()
+				logf("  %d/%d expired tokens (%.0f rows/s)", done, expired, float64(done)/time.Since(t).Seconds())
+			}
+		})
+		if err != nil {
+			return err
+		}
+		b.loadTokenTime = time.Since(t)
+		logf("loaded %d expired tokens in %v", expired, b.loadTokenTime.Round(time.Millisecond))
+	}
+	return nil
+}
+
+func (b *bench) partition(n int) {
+	at := func(f float64) int { return int(f * float64(n)) }
+	b.resetUsers = [2]int{0, at(0.4)}
+	b.validateUsers = [2]int{at(0.4), at(0.5)}
+	b.loginUsers = [2]int{at(0.5), at(0.7)}
+	b.authUsers = [2]int{at(0.7), at(0.75)}
+	b.completeUsers = [2]int{at(0.75), n}
+}
+
+func (b *bench) cruxdArgs(db *database) []string {
+	args := []string{"serve", "--db", db.dsn, "--addr", "127.0.0.1:0", "--mode", "sandbox"}
+	if b.pprofAddr != "" {
+		args = append(args, "--pprof-addr", b.pprofAddr)
+	}
+	return args
+}
+
+func (b *bench) startCruxd(db *database) error {
+	if b.o.PprofDir != "" && b.pprofAddr == "" {
+		b.pprofAddr = freeAddr()
+		if err := os.MkdirAll(b.o.PprofDir, 0o755); err != nil {
+			return err
+		}
+	}
+	p, err := startProcess(b.cruxd, b.cruxdArgs(db), nil, b.log)
+	if err != nil {
+		return err
+	}
+	b.proc = p
+	logf("cruxd pid %d at %s", p.pid(), p.url)
+	return nil
+}
+
+func (b *bench) startBare() (*process, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	return startProcess(self, []string{"bare-server"}, nil, filepath.Join(b.dir, "bare.log"))
+}
+
+func freeAddr() string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "127.0.0.1:6061"
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// saveProfile fetches a pprof profile of cruxd when -pprof-dir is set.
+func (b *bench) saveProfile(query, file string) {
+	if b.pprofAddr == "" {
+		return
+	}
+	resp, err := http.Get("http://" + b.pprofAddr + "/debug/pprof/" + query)
+	if err != nil {
+		logf("pprof %s: %v", query, err)
+		return
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		logf("pprof %s: %s", query, resp.Status)
+		return
+	}
+	os.WriteFile(filepath.Join(b.o.PprofDir, file), data, 0o644)
+}
+
+func jsonTarget(method, url string, v any) vegeta.Target {
+	body, _ := json.Marshal(v)
+	return vegeta.Target{Method: method, URL: url, Body: body,
+		Header: http.Header{"Content-Type": {"application/json"}}}
+}
+
+func pick(r [2]int) int { return r[0] + mrand.IntN(r[1]-r[0]) }
+
+// endpoints returns the endpoints of this run, with their targeters.
+func (b *bench) endpoints() []*endpoint {
+	all := []*endpoint{
+		{key: "reset", name: "Reset Password", targeter: func(base string, _ bool) vegeta.Targeter {
+			return func(t *vegeta.Target) error {
+				*t = jsonTarget("POST", base+pathReset, map[string]string{"email": userEmail(pick(b.resetUsers))})
+				return nil
+			}
+		}},
+		{key: "validate", name: "Validate Password Reset", targeter: func(base string, _ bool) vegeta.Targeter {
+			return func(t *vegeta.Target) error {
+				tok := b.validatePool[mrand.IntN(len(b.validatePool))]
+				*t = vegeta.Target{Method: "GET", URL: base + pathComplete + "?token=" + tok}
+				return nil
+			}
+		}},
+		{key: "login", name: "Login", hashBound: true, targeter: func(base string, _ bool) vegeta.Targeter {
+			return func(t *vegeta.Target) error {
+				*t = jsonTarget("POST", base+pathLogin, map[string]string{
+					"username": userEmail(pick(b.loginUsers)), "password": benchPassword})
+				return nil
+			}
+		}},
+		{key: "complete", name: "Create New Password", hashBound: true, targeter: func(base string, bare bool) vegeta.Targeter {
+			return func(t *vegeta.Target) error {
+				tok := "AAAAAAAAAAAAAAAAAAAA"
+				if !bare {
+					i := b.completeNext.Add(1) - 1
+					if i >= int64(len(b.completePool)) {
+						return fmt.Errorf("token pool of %d exhausted", len(b.completePool))
+					}
+					tok = b.completePool[i]
+				}
+				*t = jsonTarget("POST", base+pathComplete, map[string]string{"password": newPassword, "token": tok})
+				return nil
+			}
+		}, maxHits: func(bare bool) uint64 {
+			if bare {
+				return 0
+			}
+			return uint64(max(int64(len(b.completePool))-b.completeNext.Load(), 0))
+		}},
+		{key: "user", name: "Get User", targeter: func(base string, _ bool) vegeta.Targeter {
+			return func(t *vegeta.Target) error {
+				a := b.authPool[mrand.IntN(len(b.authPool))]
+				*t = vegeta.Target{Method: "GET", URL: base + pathUser + a.uuid + "/",
+					Header: http.Header{"Authorization": {"Token " + a.token}}}
+				return nil
+			}
+		}},
+	}
+	var eps []*endpoint
+	for _, e := range all {
+		if b.o.want(e.key) {
+			eps = append(eps, e)
+		}
+	}
+	return eps
+}
+
+// makePools creates, through the API, the live tokens the attacks use.
+func (b *bench) makePools(ctx context.Context, eps []*endpoint) error {
+	need := func(key string) bool {
+		return slices.ContainsFunc(eps, func(e *endpoint) bool { return e.key == key })
+	}
+	if need("validate") {
+		n := min(2000, b.validateUsers[1]-b.validateUsers[0])
+		pool, err := b.resetTokens(ctx, b.proc.url, b.validateUsers[0], n)
+		if err != nil {
+			return fmt.Errorf("validate pool: %w", err)
+		}
+		b.validatePool = pool
+	}
+	if need("complete") {
+		secs := b.o.Duration.Seconds() + b.o.FixedDuration.Seconds()
+		n := min(int(1.5*b.hashBound()*secs)+100, b.completeUsers[1]-b.completeUsers[0])
+		pool, err := b.resetTokens(ctx, b.proc.url, b.completeUsers[0], n)
+		if err != nil {
+			return fmt.Errorf("complete pool: %w", err)
+		}
+		b.completePool = pool
+	}
+	if need("user") {
+		n := min(50, b.authUsers[1]-b.authUsers[0])
+		for i := range n {
+			var resp struct {
+				AuthToken string `json:"auth_token"`
+				UserUUID  string `json:"user_uuid"`
+			}
+			err := postJSON(ctx, b.proc.url+pathLogin, map[string]string{
+				"username": userEmail(b.authUsers[0] + i), "password": benchPassword}, &resp)
+			if err != nil {
+				return fmt.Errorf("auth pool: %w", err)
+			}
+			b.authPool = append(b.authPool, authToken{resp.AuthToken, resp.UserUUID})
+		}
+	}
+	logf("pools: %d validate, %d complete, %d auth tokens", len(b.validatePool), len(b.completePool), len(b.authPool))
+	return nil
+}
+
+// resetTokens asks Reset Password for users lo..lo+n-1, 16 at a time, and
+// returns the tokens.
+func (b *bench) resetTokens(ctx context.Context, base string, lo, n int) ([]string, error) {
+	out := make([]string, n)
+	var (
+		wg    sync.WaitGroup
+		next  atomic.Int64
+		first error
+		mu    sync.Mutex
+	)
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				var resp struct {
+					ResetToken string `json:"reset_token"`
+				}
+				if err := postJSON(ctx, base+pathReset, map[string]string{"email": userEmail(lo + i)}, &resp); err != nil {
+					mu.Lock()
+					first = err
+					mu.Unlock()
+					return
+				}
+				out[i] = resp.ResetToken
+			}
+		}()
+	}
+	wg.Wait()
+	return out, first
+}
+
+var apiClient = &http.Client{Timeout: 30 * time.Second}
+
+func postJSON(ctx context.Context, url string, in, out any) error {
+	body, _ := json.Marshal(in)
+	req, err := http.NewRequestWithContext(ctx, "POST", url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := apiClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("POST %s: %s %s", url, resp.Status, data)
+	}
+	return json.Unmarshal(data, out)
+}
+
+// measure runs an endpoint's three attacks: the bare server at saturation,
+// cruxd at saturation, cruxd at a fixed rate.
+func (b *bench) measure(ctx context.Context, e *endpoint) {
+	workers, timeout := b.o.Workers, 10*time.Second
+	if e.hashBound {
+		workers = b.o.HashWorkers
+	}
+	spec := func(base string, bare bool, rate int) attackSpec {
+		s := attackSpec{name: e.key, targeter: e.targeter(base, bare), rate: rate, workers: workers,
+			duration: b.o.Duration, timeout: timeout}
+		if e.maxHits != nil {
+			s.maxHits = e.maxHits(bare)
+		}
+		if rate > 0 {
+			s.duration, s.workers = b.o.FixedDuration, 1000
+		}
+		return s
+	}
+	logf("%s: bare server, %d workers, %v", e.name, workers, b.o.Duration)
+	e.bare = runAttack(spec(b.bareProc.url, true, 0), b.bareProc.pid())
+	logf("  bare %.0f req/s", e.bare.throughput())
+
+	logf("%s: cruxd saturation", e.name)
+	var prof sync.WaitGroup
+	if b.pprofAddr != "" {
+		prof.Add(1)
+		go func() {
+			defer prof.Done()
+			secs := max(int(b.o.Duration.Seconds())-1, 1)
+			b.saveProfile(fmt.Sprintf("profile?seconds=%d", secs), e.key+".cpu.pprof")
+		}()
+	}
+	e.sat = runAttack(spec(b.proc.url, false, 0), b.proc.pid())
+	prof.Wait()
+	logf("  cruxd %.0f req/s (%.0f%% of bare), errors %s", e.sat.throughput(), 100*e.sat.throughput()/e.bare.throughput(), e.sat.errorSummary())
+
+	e.fixedRate = b.o.Rate
+	if e.hashBound {
+		e.fixedRate = b.o.HashRate
+		if e.fixedRate <= 0 {
+			e.fixedRate = max(int(b.hashBound()/2), 1)
+		}
+	}
+	time.Sleep(time.Second) // let the queues drain
+	logf("%s: cruxd at %d req/s for %v", e.name, e.fixedRate, b.o.FixedDuration)
+	e.fixed = runAttack(spec(b.proc.url, false, e.fixedRate), b.proc.pid())
+	logf("  p50 %v p99 %v p99.9 %v, errors %s", e.fixed.quantile(0.5), e.fixed.quantile(0.99), e.fixed.quantile(0.999), e.fixed.errorSummary())
+	time.Sleep(time.Second)
+}
+
+// measureFlood sends Login at ten times the hash bound.
+func (b *bench) measureFlood() {
+	b.floodRate = int(math.Ceil(10 * b.hashBound()))
+	logf("Login flood: %d req/s for %v", b.floodRate, b.o.FloodDuration)
+	b.flood = runAttack(attackSpec{
+		name: "flood",
+		targeter: func(t *vegeta.Target) error {
+			*t = jsonTarget("POST", b.proc.url+pathLogin, map[string]string{
+				"username": userEmail(pick(b.loginUsers)), "password": benchPassword})
+			return nil
+		},
+		rate: b.floodRate, workers: 10 * b.floodRate, duration: b.o.FloodDuration, timeout: 5 * time.Second,
+	}, b.proc.pid())
+	logf("  ok %d, 503 %d (%d with Retry-After), max latency %v, peak RSS %s, errors %s",
+		b.flood.ok, b.flood.n503, b.flood.retryAfter, b.flood.max(), mib(b.flood.peakRSS), b.flood.errorSummary())
+}
+
+// measureStartup times cruxd from exec to its first successful response
+// on the loaded database, several times, and keeps the runs sorted.
+func (b *bench) measureStartup() {
+	if len(b.validatePool) == 0 || b.o.StartupRuns <= 0 {
+		b.startupErr = fmt.Errorf("no live token to probe with")
+		return
+	}
+	probe := pathComplete + "?token=" + b.validatePool[0]
+	args := b.cruxdArgs(b.db)
+	if b.pprofAddr != "" {
+		args = args[:len(args)-2]
+	}
+	for range b.o.StartupRuns {
+		d, err := timeStartup(b.cruxd, args, nil, b.log, probe)
+		if err != nil {
+			b.startupErr = err
+			return
+		}
+		b.startups = append(b.startups, d)
+		time.Sleep(200 * time.Millisecond)
+	}
+	slices.Sort(b.startups)
+	logf("start-up to first response: %v", b.startups)
+}
+
+// measureBaseline measures Reset Password and Validate on a fresh database
+// of BaselineUsers users and no expired tokens.
+func (b *bench) measureBaseline(ctx context.Context) error {
+	db, err := b.newDatabase(ctx, "baseline.db")
+	if err != nil {
+		return err
+	}
+	if db.drop != nil && !b.o.Keep {
+		defer db.drop()
+	}
+	if err := b.load(ctx, db, b.o.BaselineUsers, 0); err != nil {
+		return err
+	}
+	proc, pool, resetUsers, validateUsers, pprofAddr := b.proc, b.validatePool, b.resetUsers, b.validateUsers, b.pprofAddr
+	defer func() {
+		b.proc, b.validatePool, b.resetUsers, b.validateUsers, b.pprofAddr = proc, pool, resetUsers, validateUsers, pprofAddr
+	}()
+	b.partition(b.o.BaselineUsers)
+	b.pprofAddr = ""
+	if err := b.startCruxd(db); err != nil {
+		return err
+	}
+	defer b.proc.stop()
+	n := min(2000, b.validateUsers[1]-b.validateUsers[0])
+	if b.validatePool, err = b.resetTokens(ctx, b.proc.url, b.validateUsers[0], n); err != nil {
+		return err
+	}
+	b.baseline = map[string]float64{}
+	for _, e := range b.endpoints() {
+		if e.key != "reset" && e.key != "validate" {
+			continue
+		}
+		logf("baseline %s (%d users)", e.name, b.o.BaselineUsers)
+		s := runAttack(attackSpec{name: e.key, targeter: e.targeter(b.proc.url, false), workers: b.o.Workers,
+			duration: b.o.Duration, timeout: 10 * time.Second}, b.proc.pid())
+		b.baseline[e.key] = s.throughput()
+		logf("  %.0f req/s", s.throughput())
+		time.Sleep(time.Second)
+	}
+	return nil
+}
+
+func loadAverage() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(data))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }

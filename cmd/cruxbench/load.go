@@ -1,0 +1,253 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"fmt"
+	mrand "math/rand/v2"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/cruxd/cruxd/internal/account"
+	"github.com/cruxd/cruxd/internal/password"
+	"github.com/cruxd/cruxd/internal/postgres"
+	"github.com/cruxd/cruxd/internal/sqlite"
+)
+
+// benchPassword is every loaded user's password; it is hashed once.
+const benchPassword = "cruxbench password 42"
+
+// usersPerOrg is how many loaded users share an organization.
+const usersPerOrg = 1000
+
+func userEmail(i int) string { return fmt.Sprintf("user%d@bench.cruxd.test", i) }
+
+// database is where a run's cruxd keeps its data.
+type database struct {
+	dsn      string // --db of cruxd: a file path or a postgres:// URL
+	postgres bool
+	drop     func() error // removes a temporary PostgreSQL database
+}
+
+func (d *database) open(ctx context.Context) (account.Store, error) {
+	if d.postgres {
+		return postgres.Open(ctx, d.dsn, postgres.Options{})
+	}
+	return sqlite.Open(ctx, d.dsn)
+}
+
+// createPostgresDatabase creates an empty database on the server of admin
+// and returns its DSN.
+func createPostgresDatabase(ctx context.Context, admin string) (*database, error) {
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", redact(admin), err)
+	}
+	defer conn.Close(ctx)
+	name := fmt.Sprintf("cruxbench_%d", time.Now().UnixNano())
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		return nil, fmt.Errorf("create database: %w", err)
+	}
+	u, err := url.Parse(admin)
+	if err != nil {
+		return nil, err
+	}
+	u.Path = "/" + name
+	return &database{dsn: u.String(), postgres: true, drop: func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		c, err := pgx.Connect(ctx, admin)
+		if err != nil {
+			return err
+		}
+		defer c.Close(ctx)
+		_, err = c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+		return err
+	}}, nil
+}
+
+func redact(dsn string) string {
+	if u, err := url.Parse(dsn); err == nil {
+		return u.Redacted()
+	}
+	return "(DSN)"
+}
+
+// loadUsers creates n active users (and their organizations) through the
+// store, batch per Update, all with one precomputed hash of benchPassword.
+// It returns the users' ids by index.
+func loadUsers(ctx context.Context, st account.Store, n, batch int) ([]int64, error) {
+	h, err := password.NewHasher(password.DefaultParams)
+	if err != nil {
+		return nil, err
+	}
+	hash, err := h.Hash(benchPassword)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now().UTC()
+	orgs := make([]*account.Organization, (n+usersPerOrg-1)/usersPerOrg)
+	for i := range orgs {
+		typ := account.Supplier
+		if i%2 == 1 {
+			typ = account.Retailer
+		}
+		orgs[i] = &account.Organization{UUID: newUUID(), Name: fmt.Sprintf("Bench Org %d", i), Type: typ, CreatedAt: now}
+	}
+	err = st.Update(ctx, func(tx account.Tx) error {
+		for _, o := range orgs {
+			if err := tx.CreateOrganization(ctx, o); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create organizations: %w", err)
+	}
+	ids := make([]int64, n)
+	perms := []string{account.PermViewOrgUsers}
+	for lo := 0; lo < n; lo += batch {
+		hi := min(lo+batch, n)
+		err := st.Update(ctx, func(tx account.Tx) error {
+			for i := lo; i < hi; i++ {
+				u := &account.User{
+					UUID: newUUID(), PersonUUID: newUUID(), OrgID: orgs[i/usersPerOrg].ID,
+					Email: userEmail(i), FirstName: "Bench", LastName: fmt.Sprint(i),
+					Status: account.StatusActive, PasswordHash: hash, Permissions: perms, CreatedAt: now,
+				}
+				if err := tx.CreateUser(ctx, u); err != nil {
+					return err
+				}
+				ids[i] = u.ID
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("create users: %w", err)
+		}
+	}
+	return ids, nil
+}
+
+// newUUID returns a random (version 4) UUID.
+func newUUID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+
+// expiredToken is one row of the growth load: a reset token of a random
+// user that expired between 2 and 26 hours ago, never used.
+type expiredToken struct {
+	digest    []byte
+	userID    int64
+	createdAt time.Time
+	expiresAt time.Time
+}
+
+func expiredTokens(r *mrand.Rand, ids []int64, n int, now time.Time) []expiredToken {
+	ts := make([]expiredToken, n)
+	for i := range ts {
+		d := make([]byte, 32)
+		for j := 0; j < 32; j += 8 {
+			v := r.Uint64()
+			for k := range 8 {
+				d[j+k] = byte(v >> (8 * k))
+			}
+		}
+		created := now.Add(-4*time.Hour - time.Duration(r.Int64N(int64(22*time.Hour))))
+		ts[i] = expiredToken{d, ids[r.IntN(len(ids))], created, created.Add(2 * time.Hour)}
+	}
+	return ts
+}
+
+// loadExpiredTokens inserts n expired reset-token rows in transactions of
+// batch rows. The rows are junk no request ever names, so they bypass the
+// store: a prepared multi-row INSERT on SQLite, COPY on PostgreSQL. Their
+// digests are random, like real ones, so the unique index grows as it would.
+func loadExpiredTokens(ctx context.Context, db *database, ids []int64, n, batch int, progress func(done int)) error {
+	if n <= 0 {
+		return nil
+	}
+	r := mrand.New(mrand.NewChaCha8([32]byte{7}))
+	now := time.Now().UTC()
+	if db.postgres {
+		conn, err := pgx.Connect(ctx, db.dsn)
+		if err != nil {
+			return err
+		}
+		defer conn.Close(ctx)
+		for done := 0; done < n; {
+			ts := expiredTokens(r, ids, min(batch, n-done), now)
+			rows := make([][]any, len(ts))
+			for i, t := range ts {
+				rows[i] = []any{t.digest, t.userID, t.createdAt, t.expiresAt}
+			}
+			if _, err := conn.CopyFrom(ctx, pgx.Identifier{"reset_tokens"},
+				[]string{"digest", "user_id", "created_at", "expires_at"}, pgx.CopyFromRows(rows)); err != nil {
+				return fmt.Errorf("copy expired tokens: %w", err)
+			}
+			done += len(ts)
+			progress(done)
+		}
+		return nil
+	}
+
+	// The loader's own connection may trade durability for speed: a crash
+	// during loading only loses the benchmark's database.
+	sdb, err := sql.Open("sqlite", db.dsn+"?_pragma=journal_mode(WAL)&_pragma=synchronous(OFF)&_pragma=cache_size(-262144)&_pragma=busy_timeout(10000)")
+	if err != nil {
+		return err
+	}
+	defer sdb.Close()
+	sdb.SetMaxOpenConns(1)
+	const perStmt = 500
+	stmtSQL := "INSERT INTO reset_tokens (digest, user_id, created_at, expires_at) VALUES " +
+		strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?),", perStmt), ",")
+	for done := 0; done < n; {
+		ts := expiredTokens(r, ids, min(batch, n-done), now)
+		tx, err := sdb.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		st, err := tx.PrepareContext(ctx, stmtSQL)
+		if err != nil {
+			tx.Rollback()
+			return err
+		}
+		args := make([]any, 0, 4*perStmt)
+		for lo := 0; lo < len(ts); lo += perStmt {
+			chunk := ts[lo:min(lo+perStmt, len(ts))]
+			args = args[:0]
+			for _, t := range chunk {
+				args = append(args, t.digest, t.userID, t.createdAt.UnixNano(), t.expiresAt.UnixNano())
+			}
+			if len(chunk) < perStmt {
+				q := "INSERT INTO reset_tokens (digest, user_id, created_at, expires_at) VALUES " +
+					strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?),", len(chunk)), ",")
+				_, err = tx.ExecContext(ctx, q, args...)
+			} else {
+				_, err = st.ExecContext(ctx, args...)
+			}
+			if err != nil {
+				tx.Rollback()
+				return fmt.Errorf("insert expired tokens: %w", err)
+			}
+		}
+		st.Close()
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+		done += len(ts)
+		progress(done)
+	}
+	_, err = sdb.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")
+	return err
+}

@@ -1,0 +1,119 @@
+package account_test
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+
+	"github.com/cruxd/cruxd/internal/account"
+)
+
+// The hot paths of Reset Password and Validate on the real SQLite store,
+// durable commits included. Run with
+//
+//	go test -run '^$' -bench . -benchtime 2000x ./internal/account
+
+// benchUsers adds n active users to svc's store and returns their addresses.
+func benchUsers(b *testing.B, svc *account.Service, n int) []string {
+	b.Helper()
+	ctx := context.Background()
+	emails := make([]string, n)
+	err := svc.Store().Update(ctx, func(tx account.Tx) error {
+		o := &account.Organization{UUID: "bench-org", Name: "Bench", Type: account.Supplier}
+		if err := tx.CreateOrganization(ctx, o); err != nil {
+			return err
+		}
+		for i := range emails {
+			emails[i] = fmt.Sprintf("bench%d@example.com", i)
+			u := &account.User{UUID: fmt.Sprintf("bench-u%d", i), PersonUUID: fmt.Sprintf("bench-p%d", i),
+				OrgID: o.ID, Email: emails[i], Status: account.StatusActive}
+			if err := tx.CreateUser(ctx, u); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return emails
+}
+
+// BenchmarkRequestReset is one caller issuing tokens: every call waits for
+// its own fsync.
+func BenchmarkRequestReset(b *testing.B) {
+	svc, _ := MustOpenService(b, account.Config{})
+	emails := benchUsers(b, svc, 1000)
+	ctx := context.Background()
+	i := 0
+	for b.Loop() {
+		if _, err := svc.RequestReset(ctx, emails[i%len(emails)], account.Meta{IP: "127.0.0.1"}); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+// BenchmarkRequestResetParallel is 32 callers issuing tokens at once: group
+// commit shares the fsyncs.
+func BenchmarkRequestResetParallel(b *testing.B) {
+	svc, _ := MustOpenService(b, account.Config{})
+	emails := benchUsers(b, svc, 1000)
+	ctx := context.Background()
+	var seq atomic.Int64
+	b.SetParallelism(16)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := seq.Add(1)
+			if _, err := svc.RequestReset(ctx, emails[int(i)%len(emails)], account.Meta{IP: "127.0.0.1"}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// benchTokens issues one live token for each of n users.
+func benchTokens(b *testing.B, svc *account.Service, n int) []string {
+	b.Helper()
+	emails := benchUsers(b, svc, n)
+	toks := make([]string, n)
+	for i, e := range emails {
+		toks[i] = mustReset(b, svc, e)
+	}
+	return toks
+}
+
+// BenchmarkValidateReset checks live tokens one at a time.
+func BenchmarkValidateReset(b *testing.B) {
+	svc, _ := MustOpenService(b, account.Config{})
+	toks := benchTokens(b, svc, 200)
+	ctx := context.Background()
+	i := 0
+	for b.Loop() {
+		if _, err := svc.ValidateReset(ctx, toks[i%len(toks)]); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+// BenchmarkValidateResetParallel checks live tokens from many goroutines,
+// as the read pool serves them.
+func BenchmarkValidateResetParallel(b *testing.B) {
+	svc, _ := MustOpenService(b, account.Config{})
+	toks := benchTokens(b, svc, 200)
+	ctx := context.Background()
+	var seq atomic.Int64
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := svc.ValidateReset(ctx, toks[int(seq.Add(1))%len(toks)]); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
