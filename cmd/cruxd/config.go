@@ -31,6 +31,7 @@ type config struct {
 	Limits           bool
 	LimitValues      account.Limits
 	MailRetryMin     time.Duration
+	MailLease        time.Duration
 	LogFormat        string
 	PoolSize         int
 	StatementTimeout time.Duration
@@ -76,6 +77,7 @@ func newFlagSet(name string, c *config, serve bool, stderr io.Writer) *flag.Flag
 		fs.IntVar(&l.ResetCallsPerIPMinute, "limit-reset-calls", d.ResetCallsPerIPMinute, "limit: Reset Password calls from one client IP a minute (0: no limit)")
 		fs.IntVar(&l.FailedLoginsPerIPMinute, "limit-login-ip", d.FailedLoginsPerIPMinute, "limit: failed logins from one client IP a minute (0: no limit)")
 		fs.IntVar(&l.FailedLoginsPerAccount, "limit-login-account", d.FailedLoginsPerAccount, "limit: failed logins for one username in 15 minutes before it is slowed down (0: no limit)")
+		fs.DurationVar(&c.MailLease, "mail-lease", account.OutboxLease, "how long a mail being sent is leased: a mail whose sender died is sent again after it (lower it for tests)")
 		fs.DurationVar(&c.MailRetryMin, "mail-retry-min", 30*time.Second, "wait before retrying a failed mail, doubled each time up to 1h; retried for 24h (lower it for tests)")
 		fs.BoolVar(&c.NoMigrate, "no-migrate", false, "do not apply database migrations at start")
 		fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long in-flight requests may finish after SIGTERM")

@@ -59,6 +59,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		Limits:          c.limits(),
 		Mail:            c.SMTPURL != "",
 		MailRetryMin:    c.MailRetryMin,
+		MailLease:       c.MailLease,
 	}, log)
 
 	seeded := false

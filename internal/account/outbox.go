@@ -28,7 +28,8 @@ type Mailer interface {
 
 // Outbox worker settings.
 const (
-	// OutboxLease is how long RunOutbox leases claimed messages: longer
+	// OutboxLease is how long RunOutbox leases claimed messages by default
+	// (Config.MailLease): longer
 	// than mailHandleTimeout, so that a message is claimed again only when
 	// its worker died.
 	OutboxLease = 5 * time.Minute
@@ -105,7 +106,7 @@ func (s *Service) RunOutbox(ctx context.Context, mailer Mailer, poll time.Durati
 	timer := time.NewTimer(poll)
 	defer timer.Stop()
 	for ctx.Err() == nil {
-		n, err := s.DeliverMail(ctx, mailer, OutboxLease, OutboxBatch)
+		n, err := s.DeliverMail(ctx, mailer, s.cfg.MailLease, OutboxBatch)
 		if err != nil && ctx.Err() == nil {
 			s.log.Error("outbox delivery", "err", err)
 		}

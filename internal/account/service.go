@@ -70,6 +70,10 @@ type Config struct {
 	MailRetryMin time.Duration
 	MailRetryMax time.Duration
 	MailRetryFor time.Duration
+	// MailLease is how long RunOutbox leases the messages it claims
+	// (default OutboxLease): a message whose worker died mid-send is
+	// delivered again once its lease lapses.
+	MailLease time.Duration
 	// Observer is told what happens, for metrics; nil means nobody.
 	Observer Observer
 }
@@ -98,6 +102,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.MailRetryFor <= 0 {
 		c.MailRetryFor = 24 * time.Hour
+	}
+	if c.MailLease <= 0 {
+		c.MailLease = OutboxLease
 	}
 	if c.Observer == nil {
 		c.Observer = nopObserver{}
