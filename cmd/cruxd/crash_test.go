@@ -361,10 +361,13 @@ func TestCrashProduction(t *testing.T) {
 								return
 							}
 							a.acked++
+							// Paced: a steady flow of mail, and few tokens for
+							// Bailey, so the mailed one is not retired before
+							// it is used.
 							if a.email == bailey {
-								// Few tokens for Bailey, so the mailed one
-								// is not retired before it is used.
 								time.Sleep(100 * time.Millisecond)
+							} else {
+								time.Sleep(10 * time.Millisecond)
 							}
 						}
 					}()
