@@ -2,6 +2,12 @@
 //
 //	cruxd [serve] [flags]   run the server (the default)
 //	cruxd migrate [flags]   apply database migrations and exit
+//	cruxd org add --name NAME --type RETAILER|SUPPLIER
+//	cruxd user add --org NAME --email E [--first F] [--last L]   (password on stdin, else a reset link)
+//	cruxd user list | user deactivate --email E | user reset-link --email E
+//	cruxd purge [--retention 168h] [--audit-retention 8760h]
+//	cruxd import FILE.jsonl                               accounts with their existing password hashes
+//	cruxd audit --email E                                 the audit trail of an address
 //
 // Every flag has an environment twin: --db is CRUXD_DB. See --help.
 package main
@@ -44,8 +50,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = runServe(ctx, args, stdout, stderr, getenv)
 	case "migrate":
 		err = runMigrate(ctx, args, stdout, stderr, getenv)
+	case "org", "user", "purge", "import", "audit":
+		err = runAdmin(ctx, cmd, args, os.Stdin, stdout, stderr, getenv)
 	default:
-		err = fmt.Errorf("%w: unknown command %q (commands: serve, migrate)", errUsage, cmd)
+		err = fmt.Errorf("%w: unknown command %q (commands: serve, migrate, org, user, purge, import, audit)", errUsage, cmd)
 	}
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):

@@ -12,6 +12,7 @@ import (
 
 	"github.com/cruxd/cruxd/internal/account"
 	"github.com/cruxd/cruxd/internal/httpapi"
+	"github.com/cruxd/cruxd/internal/metrics"
 	"github.com/cruxd/cruxd/internal/password"
 	"github.com/cruxd/cruxd/internal/web"
 )
@@ -51,7 +52,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	mode := account.Mode(c.Mode)
-	svc := account.NewService(store, hasher, policy, account.Config{
+	var svc *account.Service
+	m := metrics.New(func(ctx context.Context) (account.Stats, error) { return svc.Stats(ctx) }, log)
+	svc = account.NewService(store, hasher, policy, account.Config{
 		Mode:            mode,
 		ResetTTL:        c.ResetTTL,
 		HashConcurrency: c.HashConcurrency,
@@ -60,6 +63,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		Mail:            c.SMTPURL != "",
 		MailRetryMin:    c.MailRetryMin,
 		MailLease:       c.MailLease,
+		Observer:        m,
 	}, log)
 
 	seeded := false
@@ -74,7 +78,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	}
 	defer stopMail() // after the HTTP server stopped queueing mail
 
-	api := httpapi.New(svc, httpapi.Options{TrustedProxies: c.TrustedProxies, Logger: log})
+	api := httpapi.New(svc, httpapi.Options{TrustedProxies: c.TrustedProxies, Logger: log, Metrics: m})
 	web.New(web.Options{
 		ProductName: c.ProductName,
 		ReturnURL:   c.ReturnURL,
@@ -107,9 +111,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	log.Info("shutting down", "timeout", c.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), c.ShutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+	if err := srv.Shutdown(sctx); errors.Is(err, context.DeadlineExceeded) {
+		log.Warn("shutdown timeout passed: cutting the requests still in flight", "timeout", c.ShutdownTimeout)
+		srv.Close()
+	} else if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	log.Info("stopped: no request in flight")
 	return nil
 }
 

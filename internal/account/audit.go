@@ -49,3 +49,13 @@ func firstMeta(ms []Meta) Meta {
 	}
 	return ms[0]
 }
+
+// Stats returns the store's monitoring figures at the service's now.
+func (s *Service) Stats(ctx context.Context) (Stats, error) {
+	var st Stats
+	err := s.store.View(ctx, func(tx Tx) (err error) {
+		st, err = tx.Stats(ctx, s.now())
+		return err
+	})
+	return st, storeErr(err)
+}

@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -258,6 +259,10 @@ func Do(tb testing.TB, method, url string, body any, header ...string) *Response
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
 		tb.Fatalf("%s %s: read body: %v", method, url, err)
+	}
+	// Every answer must be what the OpenAPI document says.
+	if err := ValidateResponse(req, resp.StatusCode, resp.Header, b); err != nil && !errors.Is(err, ErrUndocumented) {
+		tb.Errorf("%s %s: %d response does not match the OpenAPI document: %v\n%s", method, req.URL.Path, resp.StatusCode, err, b)
 	}
 	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: b}
 }

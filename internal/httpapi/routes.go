@@ -12,5 +12,11 @@ func (s *Server) routes() {
 	s.handle("/organizations/revoke-password-reset/", endpoint{http.MethodPost: s.revokeReset})
 	s.handle("/organizations/user-login/", endpoint{http.MethodPost: s.login})
 	s.handle("/organizations/users/detail/{uuid}/", endpoint{http.MethodGet: s.userDetail})
+	s.handle("/healthz", endpoint{http.MethodGet: s.healthz})
+	s.handle("/readyz", endpoint{http.MethodGet: s.readyz})
+	s.handle("/openapi.yaml", endpoint{http.MethodGet: s.openAPI})
+	if s.metrics != nil {
+		s.handle("/metrics", endpoint{http.MethodGet: s.serveMetrics})
+	}
 	s.mux.HandleFunc("/", s.notFound)
 }

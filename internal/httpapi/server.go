@@ -23,6 +23,8 @@ type Options struct {
 	// the client is the right-most address not in them.
 	TrustedProxies []netip.Prefix
 	Logger         *slog.Logger
+	// Metrics, if set, records every request and is served at /metrics.
+	Metrics Metrics
 }
 
 // Server answers the API. Create it with New.
@@ -31,6 +33,7 @@ type Server struct {
 	log     *slog.Logger
 	proxies []netip.Prefix
 	mux     *http.ServeMux
+	metrics Metrics // nil: none
 }
 
 // New returns a Server calling svc.
@@ -39,7 +42,7 @@ func New(svc *account.Service, opt Options) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{svc: svc, log: log, proxies: opt.TrustedProxies, mux: http.NewServeMux()}
+	s := &Server{svc: svc, log: log, proxies: opt.TrustedProxies, mux: http.NewServeMux(), metrics: opt.Metrics}
 	s.routes()
 	return s
 }
@@ -53,6 +56,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := requestID(r.Header.Get("X-Request-Id"))
 	w.Header().Set("X-Request-Id", id)
 	sw := &statusWriter{ResponseWriter: w}
+	var done func(method, route string, status int)
+	if s.metrics != nil {
+		done = s.metrics.RequestStarted()
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			if p == http.ErrAbortHandler {
@@ -66,6 +73,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
 			slog.String("method", r.Method), slog.String("route", routeOf(r)), slog.Int("status", sw.code()),
 			slog.Duration("duration", time.Since(start)), slog.String("ip", s.clientIP(r)), slog.String("request_id", id))
+		if done != nil {
+			done(r.Method, routeOf(r), sw.code())
+		}
 	}()
 	if r.Method != http.MethodConnect && r.URL.Path != cleanPath(r.URL.Path) {
 		// ServeMux would answer a redirect without a body; Django, whose

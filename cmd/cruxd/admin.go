@@ -1,0 +1,373 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/cruxd/cruxd/internal/account"
+	"github.com/cruxd/cruxd/internal/password"
+)
+
+// The admin commands run the same account.Service as the API, on --db: the
+// rules (address normalization, password policy, what a deactivation
+// revokes) are the API's, never SQL of their own.
+
+// adminCommand is one admin subcommand: it defines its flags on fs and
+// returns what runs once they are parsed.
+type adminCommand func(fs *flag.FlagSet) func(ctx context.Context, a *admin) error
+
+// admin is what an admin command works with.
+type admin struct {
+	svc    *account.Service
+	c      *config
+	args   []string // positional arguments
+	stdin  io.Reader
+	stdout io.Writer
+	by     account.Meta // who acts, for the audit trail
+}
+
+// runAdmin runs `cruxd <group> [<verb>] [flags]`: org add; user add, list,
+// deactivate, reset-link; purge; import; audit.
+func runAdmin(ctx context.Context, group string, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) error {
+	name, cmd, err := pickAdmin(group, args)
+	if err != nil {
+		return err
+	}
+	if group != "purge" && group != "import" && group != "audit" {
+		args = args[1:]
+	}
+	var c config
+	fs := newFlagSet(name, &c, false, stderr)
+	do := cmd(fs)
+	pos, err := parseInterspersed(fs, args, getenv)
+	if err != nil {
+		return err
+	}
+	if group != "import" && len(pos) > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, pos[0])
+	}
+	if err := c.validateAdmin(); err != nil {
+		return err
+	}
+	if err := requiredFlags(fs); err != nil {
+		return err
+	}
+	store, err := openStore(ctx, &c, false)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	hasher, err := password.NewHasher(password.DefaultParams)
+	if err != nil {
+		return err
+	}
+	policy, err := password.NewPolicy(c.MinPasswordLen)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if c.LogFormat == "json" {
+		log = slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	a := &admin{
+		svc: account.NewService(store, hasher, policy, account.Config{}, log),
+		c:   &c, args: pos, stdin: stdin, stdout: stdout,
+		by: account.Meta{UserAgent: actor(name, getenv)},
+	}
+	if err := do(ctx, a); err != nil {
+		if errors.Is(err, errUsage) {
+			return err
+		}
+		return fmt.Errorf("%s: %w", name, plain(err))
+	}
+	return nil
+}
+
+// pickAdmin returns the full name and the command of group and args[0].
+func pickAdmin(group string, args []string) (string, adminCommand, error) {
+	verbs := map[string]map[string]adminCommand{
+		"org":  {"add": orgAdd},
+		"user": {"add": userAdd, "list": userList, "deactivate": userDeactivate, "reset-link": userResetLink},
+	}
+	switch group {
+	case "purge":
+		return "purge", purgeCmd, nil
+	case "import":
+		return "import", importCmd, nil
+	case "audit":
+		return "audit", auditCmd, nil
+	}
+	vs := verbs[group]
+	names := make([]string, 0, len(vs))
+	for v := range vs {
+		names = append(names, v)
+	}
+	slices.Sort(names)
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		return "", nil, fmt.Errorf("%w: cruxd %s needs a command (%s)", errUsage, group, strings.Join(names, ", "))
+	}
+	cmd, ok := vs[args[0]]
+	if !ok {
+		return "", nil, fmt.Errorf("%w: unknown command %q %q (commands: %s)", errUsage, group, args[0], strings.Join(names, ", "))
+	}
+	return group + " " + args[0], cmd, nil
+}
+
+// required flags are marked by a usage that starts with "(required)".
+const required = "(required) "
+
+// requiredFlags returns a usage error naming the first required flag left
+// empty.
+func requiredFlags(fs *flag.FlagSet) error {
+	var missing string
+	fs.VisitAll(func(f *flag.Flag) {
+		if missing == "" && strings.HasPrefix(f.Usage, required) && strings.TrimSpace(f.Value.String()) == "" {
+			missing = f.Name
+		}
+	})
+	if missing != "" {
+		return fmt.Errorf("%w: --%s is required", errUsage, missing)
+	}
+	return nil
+}
+
+// parseInterspersed parses fs from the environment and args, allowing
+// positional arguments between flags, and returns the positional ones.
+func parseInterspersed(fs *flag.FlagSet, args []string, getenv func(string) string) ([]string, error) {
+	if err := parseFlags(fs, nil, getenv); err != nil {
+		return nil, err
+	}
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, fmt.Errorf("%w: %v", errUsage, err)
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+// validateAdmin checks the flags the admin commands share.
+func (c *config) validateAdmin() error {
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return fmt.Errorf("%w: --log-format must be text or json", errUsage)
+	}
+	if c.MinPasswordLen < 8 {
+		return fmt.Errorf("%w: --min-password-length must be 8 or more", errUsage)
+	}
+	return nil
+}
+
+// actor names who runs an admin command, for the audit trail.
+func actor(name string, getenv func(string) string) string {
+	if u := getenv("USER"); u != "" {
+		return fmt.Sprintf("cruxd %s (by %s)", name, u)
+	}
+	return "cruxd " + name
+}
+
+// plain turns a domain error into its message, "field: message" when it
+// concerns a field, so the user reads one line without error codes.
+func plain(err error) error {
+	var e *account.Error
+	if !errors.As(err, &e) {
+		return err
+	}
+	if account.ErrorCode(err) == account.EUNAVAILABLE || account.ErrorCode(err) == account.EINTERNAL {
+		return err
+	}
+	if e.Field != "" {
+		return fmt.Errorf("%s: %s", e.Field, e.Message)
+	}
+	return errors.New(e.Message)
+}
+
+func orgAdd(fs *flag.FlagSet) func(context.Context, *admin) error {
+	name := fs.String("name", "", required+"organization name")
+	typ := fs.String("type", "", required+"organization type: RETAILER or SUPPLIER")
+	return func(ctx context.Context, a *admin) error {
+		o, err := a.svc.CreateOrganization(ctx, *name, account.OrgType(strings.ToUpper(strings.TrimSpace(*typ))), a.by)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(a.stdout, "organization %q (%s) added, uuid %s\n", o.Name, o.Type, o.UUID)
+		return nil
+	}
+}
+
+// resetLinkFlag is --public-url, for the link printed with a reset token.
+func resetLinkFlag(fs *flag.FlagSet) *string {
+	return fs.String("public-url", "", "URL users reach cruxd at: the reset link is printed with the token")
+}
+
+// printResetToken prints the token and, with a public URL, the link of the
+// reset page.
+func printResetToken(w io.Writer, publicURL, email, token string) error {
+	fmt.Fprintf(w, "reset token for %s: %s\n", email, token)
+	if publicURL == "" {
+		return nil
+	}
+	u, err := url.Parse(publicURL)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return fmt.Errorf("%w: --public-url must be an absolute http(s) URL", errUsage)
+	}
+	fmt.Fprintf(w, "reset link: %s/reset-password/#token=%s\n", strings.TrimRight(publicURL, "/"), token)
+	return nil
+}
+
+func userAdd(fs *flag.FlagSet) func(context.Context, *admin) error {
+	org := fs.String("org", "", required+"name of the user's organization")
+	email := fs.String("email", "", required+"the user's e-mail address")
+	first := fs.String("first", "", "first name")
+	last := fs.String("last", "", "last name")
+	publicURL := resetLinkFlag(fs)
+	return func(ctx context.Context, a *admin) error {
+		nu := account.NewUser{OrgName: *org, Email: *email, FirstName: *first, LastName: *last, By: a.by}
+		piped := isPipe(a.stdin)
+		if piped {
+			pw, err := readPassword(a.stdin)
+			if err != nil {
+				return err
+			}
+			nu.Password = pw
+		}
+		u, err := a.svc.CreateUser(ctx, nu)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(a.stdout, "user %s added to %q, uuid %s\n", u.Email, u.Org.Name, u.UUID)
+		if piped {
+			return nil
+		}
+		// No password given: the user chooses one through a reset link.
+		token, err := a.svc.IssueResetToken(ctx, u.Email, a.by)
+		if err != nil {
+			return err
+		}
+		return printResetToken(a.stdout, *publicURL, u.Email, token)
+	}
+}
+
+// isPipe reports whether r is a pipe or a file rather than a terminal (or
+// /dev/null, which is a character device too).
+func isPipe(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	if !ok {
+		return r != nil
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice == 0
+}
+
+// readPassword reads the first line of r, without its line break.
+func readPassword(r io.Reader) (string, error) {
+	line, err := bufio.NewReader(io.LimitReader(r, 4096)).ReadString('\n')
+	if err != nil && err != io.EOF {
+		return "", fmt.Errorf("read password from stdin: %w", err)
+	}
+	pw := strings.TrimRight(line, "\r\n")
+	if pw == "" {
+		return "", errors.New("password: stdin is piped but holds no password")
+	}
+	return pw, nil
+}
+
+func userList(fs *flag.FlagSet) func(context.Context, *admin) error {
+	return func(ctx context.Context, a *admin) error {
+		us, err := a.svc.ListUsers(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "EMAIL\tNAME\tORGANIZATION\tTYPE\tSTATUS\tPASSWORD\tCREATED")
+		for _, u := range us {
+			org, typ := "", ""
+			if u.Org != nil {
+				org, typ = u.Org.Name, string(u.Org.Type)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", u.Email, strings.TrimSpace(u.FirstName+" "+u.LastName),
+				org, typ, u.Status, hashScheme(u.PasswordHash), u.CreatedAt.Format(time.DateOnly))
+		}
+		return tw.Flush()
+	}
+}
+
+// hashScheme names the scheme of a stored hash, never the hash.
+func hashScheme(h string) string {
+	switch {
+	case h == "":
+		return "none"
+	case strings.HasPrefix(h, "$argon2id$"):
+		return "argon2id"
+	case strings.HasPrefix(h, "pbkdf2_sha256$"):
+		return "pbkdf2_sha256"
+	case strings.HasPrefix(h, "$2"):
+		return "bcrypt"
+	}
+	return "unknown"
+}
+
+func userDeactivate(fs *flag.FlagSet) func(context.Context, *admin) error {
+	email := fs.String("email", "", required+"the user's e-mail address")
+	return func(ctx context.Context, a *admin) error {
+		if err := a.svc.DeactivateUser(ctx, *email, a.by); err != nil {
+			return err
+		}
+		fmt.Fprintf(a.stdout, "user %s deactivated; its auth and reset tokens are revoked\n", strings.ToLower(strings.TrimSpace(*email)))
+		return nil
+	}
+}
+
+func userResetLink(fs *flag.FlagSet) func(context.Context, *admin) error {
+	email := fs.String("email", "", required+"the user's e-mail address")
+	publicURL := resetLinkFlag(fs)
+	return func(ctx context.Context, a *admin) error {
+		token, err := a.svc.IssueResetToken(ctx, *email, a.by)
+		if err != nil {
+			return err
+		}
+		return printResetToken(a.stdout, *publicURL, strings.ToLower(strings.TrimSpace(*email)), token)
+	}
+}
+
+func purgeCmd(fs *flag.FlagSet) func(context.Context, *admin) error {
+	retention := fs.Duration("retention", 7*24*time.Hour, "keep spent tokens, finished mails and limit windows this long after they ended (1h at least)")
+	auditRetention := fs.Duration("audit-retention", 365*24*time.Hour, "keep audit events this long")
+	batch := fs.Int("batch", account.DefaultPurgeBatch, "rows deleted per transaction")
+	return func(ctx context.Context, a *admin) error {
+		if *batch <= 0 {
+			return fmt.Errorf("%w: --batch must be positive", errUsage)
+		}
+		counts, err := a.svc.Purge(ctx, account.PurgeOptions{Retention: *retention, AuditRetention: *auditRetention, Batch: *batch})
+		names := map[account.PurgeKind]string{
+			account.PurgeResetTokens: "spent or expired reset tokens",
+			account.PurgeAuthTokens:  "revoked auth tokens",
+			account.PurgeOutbox:      "finished outbox messages",
+			account.PurgeAudit:       "audit events",
+			account.PurgeCounters:    "rate-limit windows",
+		}
+		for _, k := range account.PurgeKinds {
+			if n, ok := counts[k]; ok {
+				fmt.Fprintf(a.stdout, "purged %d %s\n", n, names[k])
+			}
+		}
+		return err
+	}
+}
