@@ -60,7 +60,9 @@ func ValidateResponse(req *http.Request, status int, header http.Header, body []
 		return err
 	}
 	route, params, err := findRoute(router, req)
-	if errors.Is(err, routers.ErrMethodNotAllowed) && status == http.StatusMethodNotAllowed {
+	if err != nil && status == http.StatusMethodNotAllowed {
+		// The router reports an undocumented method on a templated path
+		// as an unknown path: look for the path's other operations.
 		route, params, err = anyOperation(router, req)
 	}
 	if err != nil {
