@@ -523,13 +523,24 @@ func TestStatementTimeoutIsUnavailable(t *testing.T) {
 func TestPoolExhaustedIsUnavailable(t *testing.T) {
 	s := mustOpen(t, testenv.PostgresDSN(t), Options{MaxConns: 1, AcquireTimeout: 200 * time.Millisecond})
 	ctx := context.Background()
+	// Warm the pool: dialing may take longer than AcquireTimeout on a
+	// loaded machine.
+	c, err := s.pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Release()
 	hold, release := make(chan struct{}), make(chan struct{})
-	done := make(chan error)
+	done := make(chan error, 1)
 	go func() {
 		done <- s.View(ctx, func(account.Tx) error { close(hold); <-release; return nil })
 	}()
-	<-hold
-	err := s.View(ctx, func(account.Tx) error { return nil })
+	select {
+	case <-hold:
+	case err := <-done:
+		t.Fatalf("View holding the only connection: %v", err)
+	}
+	err = s.View(ctx, func(account.Tx) error { return nil })
 	close(release)
 	if account.ErrorCode(err) != account.EUNAVAILABLE {
 		t.Errorf("View with the pool exhausted: %v, want EUNAVAILABLE", err)
@@ -617,4 +628,70 @@ func TestOutage(t *testing.T) {
 		}
 	}
 	t.Logf("recovered %v after the restart", time.Since(start).Round(time.Millisecond))
+}
+
+func TestPurgeStatsAuditByEmail(t *testing.T) {
+	s := mustOpen(t, testenv.PostgresDSN(t), Options{})
+	ctx := context.Background()
+	u := mustUser(t, s, "purge@example.com")
+	used := t0.Add(time.Minute)
+	err := s.Update(ctx, func(tx account.Tx) error {
+		for i, rt := range []*account.ResetToken{
+			{Digest: account.Digest("used"), UserID: u.ID, CreatedAt: t0, ExpiresAt: t0.Add(2 * time.Hour), UsedAt: &used},
+			{Digest: account.Digest("expired"), UserID: u.ID, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)},
+			{Digest: account.Digest("live"), UserID: u.ID, CreatedAt: t0, ExpiresAt: t0.Add(3 * time.Hour)},
+		} {
+			if err := tx.CreateResetToken(ctx, rt); err != nil {
+				return fmt.Errorf("token %d: %w", i, err)
+			}
+		}
+		for i := range 3 {
+			e := &account.AuditEvent{At: t0.Add(time.Duration(i) * time.Hour), Action: account.AuditResetRequested,
+				EmailDigest: account.Digest(u.Email), UserID: u.ID}
+			if err := tx.AppendAudit(ctx, e); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.Hit(ctx, "old", t0); err != nil {
+			return err
+		}
+		return tx.EnqueueMail(ctx, &account.OutboxMessage{Kind: account.MailReset, To: u.Email, CreatedAt: t0})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Update(ctx, func(tx account.Tx) error {
+		st, err := tx.Stats(ctx, t0.Add(90*time.Minute))
+		if err != nil {
+			return err
+		}
+		if st.MailPending != 1 || !st.OldestPending.Equal(t0) || st.ResetTokensExpired != 1 {
+			t.Errorf("Stats = %+v, want 1 pending since t0 and 1 expired token", st)
+		}
+		evs, err := tx.AuditByEmail(ctx, account.Digest(u.Email), 2)
+		if err != nil {
+			return err
+		}
+		if len(evs) != 2 || !evs[0].At.Equal(t0) || evs[1].ID <= evs[0].ID {
+			t.Errorf("AuditByEmail = %d events, want the oldest 2", len(evs))
+		}
+		before := t0.Add(90 * time.Minute)
+		for kind, want := range map[account.PurgeKind]int{
+			account.PurgeResetTokens: 2, account.PurgeAudit: 2, account.PurgeCounters: 1,
+			account.PurgeOutbox: 0, account.PurgeAuthTokens: 0,
+		} {
+			n, err := tx.Purge(ctx, kind, before, 10)
+			if err != nil || n != want {
+				t.Errorf("Purge(%s) = %d, %v; want %d", kind, n, err, want)
+			}
+		}
+		_, err = tx.Purge(ctx, "nonsense", before, 10)
+		if account.ErrorCode(err) != account.EINVALID {
+			t.Errorf("Purge of an unknown kind: %v, want EINVALID", err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
