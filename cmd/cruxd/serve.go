@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/cruxd/cruxd/internal/account"
@@ -124,7 +125,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 // printBanner tells a newcomer where cruxd is and, in sandbox, how to use
 // the demo accounts. The last line is the one tests wait for.
 func printBanner(w io.Writer, c *config, addr string, seeded bool) {
-	fmt.Fprintf(w, "cruxd %s mode, database %s\n", c.Mode, c.DB)
+	fmt.Fprintf(w, "cruxd %s mode, database %s\n", c.Mode, redactDB(c.DB))
 	if account.Mode(c.Mode) == account.Sandbox {
 		if seeded {
 			fmt.Fprintln(w, "seeded the demo accounts:")
@@ -140,4 +141,13 @@ func printBanner(w io.Writer, c *config, addr string, seeded bool) {
 		}
 	}
 	fmt.Fprintf(w, "listening on http://%s\n", addr)
+}
+
+// redactDB returns --db for display: a URL's password is replaced by xxxxx.
+func redactDB(db string) string {
+	u, err := url.Parse(db)
+	if err != nil || u.Scheme == "" || u.User == nil {
+		return db
+	}
+	return u.Redacted()
 }
