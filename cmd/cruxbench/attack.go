@@ -21,6 +21,7 @@ type attackSpec struct {
 	duration time.Duration
 	maxHits  uint64 // 0 = no bound besides duration
 	timeout  time.Duration
+	stop     <-chan struct{} // ends the attack early when closed
 }
 
 // stats summarizes one attack.
@@ -122,6 +123,17 @@ func runAttack(spec attackSpec, pid int) *stats {
 	}
 	pacer = maxHitsPacer{pacer, spec.maxHits}
 	a := vegeta.NewAttacker(opts...)
+	if spec.stop != nil {
+		done := make(chan struct{})
+		defer close(done)
+		go func() {
+			select {
+			case <-spec.stop:
+				a.Stop()
+			case <-done:
+			}
+		}()
+	}
 
 	s := &stats{codes: map[int]int{}, errs: map[string]int{}}
 	var first, last time.Time

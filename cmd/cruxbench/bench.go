@@ -85,7 +85,8 @@ type bench struct {
 	baseline      map[string]float64 // endpoint key → req/s on the baseline database
 	loadUsersTime time.Duration
 	loadTokenTime time.Duration
-	reused        bool      // the database was loaded by an earlier run
+	reused        bool // the database was loaded by an earlier run
+	purge         *purgeResult
 	loadAvg       [2]string // at the start and the end of the measurements
 	fsync         time.Duration
 }
@@ -157,17 +158,38 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer b.bareProc.stop()
 
+	remeasured := false
 	for _, e := range eps {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		if e.hashBound && !remeasured {
+			// The bound uses the faster of two measurements, at the start and
+			// now, so a busier machine at either moment cannot lower it.
+			remeasured = true
+			time.Sleep(time.Second)
+			if d := measureHash(); d < b.hashTime {
+				b.hashTime = d
+			}
+			logf("argon2id hash again: bound %.1f/s", b.hashBound())
+		}
 		b.measure(ctx, e)
 	}
-	if o.want("login") {
+	if o.want("login") && ctx.Err() == nil {
 		b.measureFlood()
+	}
+	if o.Purge && ctx.Err() == nil {
+		for _, e := range eps {
+			if e.key == "reset" {
+				b.purge = b.measurePurge(e)
+			}
+		}
 	}
 	b.bareProc.stop()
 	b.proc.stop()
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
 
 	b.measureStartup()
 	b.loadAvg[1] = loadAverage()

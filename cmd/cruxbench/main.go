@@ -47,6 +47,8 @@ type options struct {
 	LoadOnly      bool
 	PprofDir      string
 	Batch         int
+	Purge         bool
+	PurgeMax      time.Duration
 }
 
 func main() {
@@ -91,6 +93,8 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.LoadOnly, "load-only", false, "load the -sqlite file and exit")
 	fs.BoolVar(&o.Keep, "keep", false, "keep the temporary directory (database, cruxd log)")
 	fs.StringVar(&o.PprofDir, "pprof-dir", "", "if set, run cruxd with --pprof-addr and save a CPU profile of every cruxd saturation attack here")
+	fs.BoolVar(&o.Purge, "purge", false, "at the end, run `cruxd purge --retention 1h` under Reset Password at -rate and report it")
+	fs.DurationVar(&o.PurgeMax, "purge-max", 15*time.Minute, "longest the purge may run")
 	fs.IntVar(&o.Batch, "batch", 50_000, "rows per transaction when loading")
 	if err := fs.Parse(args); err != nil {
 		return nil, err

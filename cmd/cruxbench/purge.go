@@ -1,0 +1,62 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"time"
+)
+
+// purgeResult is `cruxd purge` run under Reset Password traffic.
+type purgeResult struct {
+	took    time.Duration
+	tokens  int    // reset tokens it reported purged
+	output  string // its stdout and stderr, for an error
+	err     error
+	traffic *stats // Reset Password at -rate while it ran
+}
+
+var purgedTokens = regexp.MustCompile(`purged (\d+) spent or expired reset tokens`)
+
+// measurePurge runs `cruxd purge --retention 1h` on the database cruxd
+// serves while Reset Password runs at the fixed rate, and reports how long
+// the purge took and what the traffic saw meanwhile.
+func (b *bench) measurePurge(reset *endpoint) *purgeResult {
+	r := &purgeResult{}
+	stop := make(chan struct{})
+	statsc := make(chan *stats, 1)
+	go func() {
+		statsc <- runAttack(attackSpec{name: "purge", targeter: reset.targeter(b.proc.url, false), rate: b.o.Rate,
+			workers: 1000, duration: b.o.PurgeMax, timeout: 10 * time.Second, stop: stop}, b.proc.pid())
+	}()
+	time.Sleep(time.Second) // traffic first, then the purge
+	logf("cruxd purge --retention 1h under Reset Password at %d/s", b.o.Rate)
+	cmd := exec.Command(b.cruxd, "purge", "--db", b.db.dsn, "--retention", "1h")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	t := time.Now()
+	r.err = cmd.Start()
+	if r.err == nil {
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case r.err = <-done:
+		case <-time.After(b.o.PurgeMax):
+			cmd.Process.Kill()
+			<-done
+			r.err = fmt.Errorf("purge still running after %v: killed", b.o.PurgeMax)
+		}
+	}
+	r.took = time.Since(t)
+	close(stop)
+	r.traffic = <-statsc
+	r.output = out.String()
+	if m := purgedTokens.FindStringSubmatch(r.output); m != nil {
+		r.tokens, _ = strconv.Atoi(m[1])
+	}
+	logf("  purge took %v (%d reset tokens), err %v; traffic p99 %v max %v errors %s", r.took, r.tokens, r.err,
+		r.traffic.quantile(0.99), r.traffic.max(), r.traffic.errorSummary())
+	return r
+}
