@@ -48,10 +48,13 @@ type Store struct {
 	wdb  *sql.DB // one connection: the writer's
 	rdb  *sql.DB // query-only connections of the readers
 	w    *conn
+	ckpt *conn // the checkpointer's connection (see checkpointLoop)
 
 	reqs       chan *request
 	stop       chan struct{}
 	writerDone chan struct{}
+	ckptWake   chan struct{} // the writer committed: the WAL grew
+	ckptDone   chan struct{}
 	readers    chan *conn // free read connections; nil means not yet opened
 	latest     int        // the newest migration version
 
@@ -75,13 +78,15 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		reqs:       make(chan *request, maxBatch),
 		stop:       make(chan struct{}),
 		writerDone: make(chan struct{}),
+		ckptWake:   make(chan struct{}, 1),
+		ckptDone:   make(chan struct{}),
 	}
 	var err error
 	if s.wdb, err = sql.Open("sqlite", dsn(path, false)); err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	s.wdb.SetMaxOpenConns(1)
-	s.wdb.SetMaxIdleConns(1)
+	s.wdb.SetMaxOpenConns(2) // the writer's and the checkpointer's
+	s.wdb.SetMaxIdleConns(2)
 	s.wdb.SetConnMaxLifetime(0)
 	s.wdb.SetConnMaxIdleTime(0)
 	c, err := s.wdb.Conn(ctx)
@@ -95,10 +100,18 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		s.wdb.Close()
 		return nil, err
 	}
+	cc, err := s.wdb.Conn(ctx)
+	if err != nil {
+		s.w.close()
+		s.wdb.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	s.ckpt = newConn(cc)
 
 	n := min(max(runtime.GOMAXPROCS(0), 4), maxReaders)
 	if s.rdb, err = sql.Open("sqlite", dsn(path, true)); err != nil {
 		s.w.close()
+		s.ckpt.close()
 		s.wdb.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -111,6 +124,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		s.readers <- nil
 	}
 	go s.writeLoop()
+	go s.checkpointLoop()
 	return s, nil
 }
 
@@ -132,6 +146,9 @@ func dsn(path string, readOnly bool) string {
 		// temporary file, two write syscalls per page. It only serves
 		// ROLLBACK TO; durability is the WAL's.
 		q.Add("_pragma", "temp_store(memory)")
+		// Checkpoints run on their own connection (checkpointLoop), not
+		// in the writer's commits.
+		q.Add("_pragma", "wal_autocheckpoint(0)")
 	}
 	return path + "?" + q.Encode()
 }
@@ -149,8 +166,9 @@ func (s *Store) Close() error {
 	s.inflight.Wait()
 	close(s.stop)
 	<-s.writerDone
+	<-s.ckptDone
 
-	errs := []error{s.w.close()}
+	errs := []error{s.w.close(), s.ckpt.close()}
 	for range cap(s.readers) {
 		if c := <-s.readers; c != nil {
 			errs = append(errs, c.close())

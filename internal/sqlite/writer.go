@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/cruxd/cruxd/internal/account"
 )
@@ -66,6 +67,36 @@ func (s *Store) writeLoop() {
 		for i, r := range batch {
 			close(r.done)
 			batch[i] = nil
+		}
+		select {
+		case s.ckptWake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// checkpointEvery is the least time between two checkpoints.
+const checkpointEvery = 100 * time.Millisecond
+
+// checkpointLoop copies the WAL into the database file after commits, at
+// most every checkpointEvery, on its own connection: a PASSIVE checkpoint
+// blocks neither the writer nor the readers, so the single writer no longer
+// spends its time on it. Once a checkpoint copied every frame, the writer
+// starts the WAL over. A failed checkpoint is tried again after the next
+// commit.
+func (s *Store) checkpointLoop() {
+	defer close(s.ckptDone)
+	for {
+		select {
+		case <-s.ckptWake:
+		case <-s.stop:
+			return
+		}
+		s.ckpt.exec(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)") //nolint:errcheck // retried after the next commit
+		select {
+		case <-time.After(checkpointEvery):
+		case <-s.stop:
+			return
 		}
 	}
 }
