@@ -24,6 +24,7 @@ type config struct {
 	SMTPURL          string
 	MailFrom         string
 	ResetTTL         time.Duration
+	AuthTTL          time.Duration
 	MinPasswordLen   int
 	HashConcurrency  int
 	HashWait         time.Duration
@@ -68,6 +69,7 @@ func newFlagSet(name string, c *config, serve bool, stderr io.Writer) *flag.Flag
 		fs.StringVar(&c.SMTPURL, "smtp-url", "", "SMTP server: smtp://[user:pass@]host:port (production: required)")
 		fs.StringVar(&c.MailFrom, "mail-from", "cruxd <no-reply@localhost>", "From address of mails")
 		fs.DurationVar(&c.ResetTTL, "reset-ttl", 2*time.Hour, "lifetime of a reset token")
+		fs.DurationVar(&c.AuthTTL, "auth-ttl", 30*24*time.Hour, "lifetime of an auth token (login session)")
 		fs.IntVar(&c.HashConcurrency, "hash-concurrency", 0, "password hashes run at once (0: one per CPU)")
 		fs.DurationVar(&c.HashWait, "hash-wait", 500*time.Millisecond, "how long a hash may wait for a slot before 503")
 		fs.Var(&c.TrustedProxies, "trusted-proxy", "CIDR of a proxy whose X-Forwarded-For is believed (repeat or comma-separate)")

@@ -94,6 +94,17 @@ func TestResetFlow(t *testing.T) {
 		if m := r.Map(t); r.Status != 401 || m["detail"] != "Invalid token." {
 			t.Fatalf("no token: %d %s", r.Status, r.Body)
 		}
+
+		// Logout ends that session only.
+		if r := p.Do(t, "POST", "/organizations/user-logout/", nil, "Authorization", newAuth); r.Status != 204 {
+			t.Fatalf("logout: %d %s", r.Status, r.Body)
+		}
+		if r := p.Do(t, "GET", "/organizations/users/detail/"+royUUID+"/", nil, "Authorization", newAuth); r.Status != 401 {
+			t.Fatalf("auth token after logout: %d %s", r.Status, r.Body)
+		}
+		if r := p.Do(t, "POST", "/organizations/user-logout/", nil, "Authorization", newAuth); r.Status != 401 {
+			t.Fatalf("second logout: %d %s", r.Status, r.Body)
+		}
 	})
 }
 

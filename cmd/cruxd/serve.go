@@ -58,6 +58,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	svc = account.NewService(store, hasher, policy, account.Config{
 		Mode:            mode,
 		ResetTTL:        c.ResetTTL,
+		AuthTTL:         c.AuthTTL,
 		HashConcurrency: c.HashConcurrency,
 		HashWait:        c.HashWait,
 		Limits:          c.limits(),

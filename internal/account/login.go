@@ -172,15 +172,15 @@ func (s *Service) loginFailed(ctx context.Context, email string, u *User, m Meta
 	return Errorf(EUNAUTHORIZED, MsgBadCredentials)
 }
 
-// Authenticate returns the active user holding the auth token;
-// EUNAUTHORIZED otherwise.
+// Authenticate returns the active user holding the auth token, if it is
+// neither revoked nor older than AuthTTL; EUNAUTHORIZED otherwise.
 func (s *Service) Authenticate(ctx context.Context, token string) (*User, error) {
 	if !wellFormedAuthToken(token) {
 		return nil, Errorf(EUNAUTHORIZED, MsgInvalidAuthToken)
 	}
 	var u *User
 	err := s.store.View(ctx, func(tx Tx) (err error) {
-		u, err = tx.UserByAuthToken(ctx, Digest(token))
+		u, err = tx.UserByAuthToken(ctx, Digest(token), s.now().Add(-s.cfg.AuthTTL))
 		return err
 	})
 	if ErrorCode(err) == ENOTFOUND || err == nil && u.Status != StatusActive {
@@ -210,4 +210,24 @@ func (s *Service) UserDetail(ctx context.Context, viewer *User, uuid string) (*U
 		return nil, Errorf(EFORBIDDEN, MsgPermissionDenied)
 	}
 	return u, nil
+}
+
+// Logout revokes the auth token; EUNAUTHORIZED if it is not live.
+func (s *Service) Logout(ctx context.Context, token string, m Meta) error {
+	u, err := s.Authenticate(ctx, token)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	err = s.store.Update(ctx, func(tx Tx) error {
+		err := tx.RevokeAuthToken(ctx, Digest(token), now)
+		if ErrorCode(err) == ENOTFOUND {
+			return Errorf(EUNAUTHORIZED, MsgInvalidAuthToken) // a concurrent logout won
+		} else if err != nil {
+			return fmt.Errorf("revoke auth token: %w", err)
+		}
+		return tx.AppendAudit(ctx, &AuditEvent{At: now, Action: AuditLogout, EmailDigest: Digest(u.Email),
+			UserID: u.ID, IP: m.IP, UserAgent: m.UserAgent})
+	})
+	return storeErr(err)
 }

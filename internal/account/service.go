@@ -61,6 +61,7 @@ type Config struct {
 	HashConcurrency int           // hashes run at once; default GOMAXPROCS
 	HashWait        time.Duration // how long a hash may queue before ErrOverloaded; default 500ms
 	Limits          Limits
+	AuthTTL         time.Duration // lifetime of an auth token; default 30 days
 	// Mail says whether mails are delivered (an SMTP server is configured).
 	// In sandbox without it, nothing is queued and the log notes "not sent".
 	Mail bool
@@ -84,6 +85,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.ResetTTL <= 0 {
 		c.ResetTTL = 2 * time.Hour
+	}
+	if c.AuthTTL <= 0 {
+		c.AuthTTL = 30 * 24 * time.Hour
 	}
 	if c.LiveResetTokens <= 0 {
 		c.LiveResetTokens = 3

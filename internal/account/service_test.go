@@ -224,3 +224,37 @@ func asError(err error, target **account.Error) bool {
 	}
 	return ok
 }
+
+func TestAuthTokenExpiresAndLogout(t *testing.T) {
+	ctx := context.Background()
+	svc, clk := MustOpenService(t, account.Config{AuthTTL: time.Hour})
+	old, err := svc.Login(ctx, roy, "thanos_rocks", account.Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Hour - time.Second)
+	if _, err := svc.Authenticate(ctx, old.AuthToken); err != nil {
+		t.Fatalf("just before the lifetime: %v", err)
+	}
+	clk.Advance(time.Second)
+	_, err = svc.Authenticate(ctx, old.AuthToken)
+	wantCode(t, err, account.EUNAUTHORIZED)
+
+	sess, err := svc.Login(ctx, roy, "thanos_rocks", account.Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := svc.Login(ctx, roy, "thanos_rocks", account.Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Logout(ctx, sess.AuthToken, account.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = svc.Authenticate(ctx, sess.AuthToken)
+	wantCode(t, err, account.EUNAUTHORIZED)
+	wantCode(t, svc.Logout(ctx, sess.AuthToken, account.Meta{}), account.EUNAUTHORIZED)
+	if _, err := svc.Authenticate(ctx, other.AuthToken); err != nil {
+		t.Fatalf("logout ended another session: %v", err)
+	}
+}

@@ -52,9 +52,13 @@ type Tx interface {
 	RevokeResetTokens(ctx context.Context, userID int64, keep int, now time.Time) (int, error)
 
 	CreateAuthToken(ctx context.Context, t *AuthToken) error
-	// UserByAuthToken returns the user holding the live auth token with
-	// that digest.
-	UserByAuthToken(ctx context.Context, digest []byte) (*User, error)
+	// UserByAuthToken returns the user holding the unrevoked auth token
+	// with that digest if it was created after issuedAfter (older ones have
+	// expired).
+	UserByAuthToken(ctx context.Context, digest []byte, issuedAfter time.Time) (*User, error)
+	// RevokeAuthToken revokes the one unrevoked auth token with that digest;
+	// ENOTFOUND if there is none.
+	RevokeAuthToken(ctx context.Context, digest []byte, now time.Time) error
 	RevokeAuthTokens(ctx context.Context, userID int64, now time.Time) error
 
 	// Hit adds one to the counter key for the window that starts at
@@ -169,5 +173,6 @@ const (
 	AuditResetRevoked   = "reset.revoked"
 	AuditLoginOK        = "login.succeeded"
 	AuditLoginFailed    = "login.failed"
+	AuditLogout         = "logout"
 	AuditAdmin          = "admin"
 )

@@ -11,6 +11,7 @@ func (s *Server) routes() {
 	})
 	s.handle("/organizations/revoke-password-reset/", endpoint{http.MethodPost: s.revokeReset})
 	s.handle("/organizations/user-login/", endpoint{http.MethodPost: s.login})
+	s.handle("/organizations/user-logout/", endpoint{http.MethodPost: s.logout})
 	s.handle("/organizations/users/detail/{uuid}/", endpoint{http.MethodGet: s.userDetail})
 	s.handle("/healthz", endpoint{http.MethodGet: s.healthz})
 	s.handle("/readyz", endpoint{http.MethodGet: s.readyz})

@@ -83,6 +83,15 @@ func assignments(u *account.User) permissionAssignments {
 	return pa
 }
 
+// logout revokes the request's auth token: POST with token auth → 204.
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
+	if err := s.svc.Logout(r.Context(), authToken(r), s.meta(r)); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
 // userDetail is Get User: GET /organizations/users/detail/<uuid>/ with
 // token auth.
 func (s *Server) userDetail(w http.ResponseWriter, r *http.Request) error {
@@ -123,9 +132,15 @@ type person struct {
 // authenticate returns the user of the request's "Authorization: Token T"
 // header; EUNAUTHORIZED without one.
 func (s *Server) authenticate(r *http.Request) (*account.User, error) {
+	return s.svc.Authenticate(r.Context(), authToken(r))
+}
+
+// authToken returns the token of an "Authorization: Token T" header, or ""
+// (which no token matches).
+func authToken(r *http.Request) string {
 	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !ok || !strings.EqualFold(scheme, "Token") {
-		return nil, account.Errorf(account.EUNAUTHORIZED, account.MsgInvalidAuthToken)
+		return ""
 	}
-	return s.svc.Authenticate(r.Context(), strings.TrimSpace(token))
+	return strings.TrimSpace(token)
 }

@@ -459,7 +459,7 @@ func TestErrorCodes(t *testing.T) {
 			"OrgByName":   second(tx.OrganizationByName(ctx, "nope")),
 			"Live":        second(tx.LiveResetToken(ctx, account.Digest("x"), t0)),
 			"Consume":     second(tx.ConsumeResetToken(ctx, account.Digest("x"), t0)),
-			"ByAuth":      second(tx.UserByAuthToken(ctx, account.Digest("x"))),
+			"ByAuth":      second(tx.UserByAuthToken(ctx, account.Digest("x"), time.Time{})),
 			"SetPassword": tx.SetPassword(ctx, 999999, "h"),
 		} {
 			if account.ErrorCode(err) != account.ENOTFOUND {

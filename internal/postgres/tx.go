@@ -282,10 +282,10 @@ func (t *tx) CreateAuthToken(ctx context.Context, at *account.AuthToken) error {
 	return nil
 }
 
-func (t *tx) UserByAuthToken(ctx context.Context, digest []byte) (*account.User, error) {
+func (t *tx) UserByAuthToken(ctx context.Context, digest []byte, issuedAfter time.Time) (*account.User, error) {
 	u, err := scanUser(t.tx.QueryRow(ctx, userColumns+`
 		JOIN auth_tokens a ON a.user_id = u.id
-		WHERE a.digest = $1 AND a.revoked_at IS NULL`, digest))
+		WHERE a.digest = $1 AND a.revoked_at IS NULL AND a.created_at > $2`, digest, issuedAfter))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, account.Errorf(account.ENOTFOUND, account.MsgInvalidAuthToken)
 	}
@@ -293,6 +293,18 @@ func (t *tx) UserByAuthToken(ctx context.Context, digest []byte) (*account.User,
 		return nil, wrap("find user by auth token", err)
 	}
 	return u, nil
+}
+
+func (t *tx) RevokeAuthToken(ctx context.Context, digest []byte, now time.Time) error {
+	tag, err := t.tx.Exec(ctx, `UPDATE auth_tokens SET revoked_at = $2 WHERE digest = $1 AND revoked_at IS NULL`,
+		digest, now)
+	if err != nil {
+		return wrap("revoke auth token", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return account.Errorf(account.ENOTFOUND, account.MsgInvalidAuthToken)
+	}
+	return nil
 }
 
 func (t *tx) RevokeAuthTokens(ctx context.Context, userID int64, now time.Time) error {

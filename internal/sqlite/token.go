@@ -107,13 +107,30 @@ func (t *tx) CreateAuthToken(_ context.Context, at *account.AuthToken) error {
 }
 
 // UserByAuthToken returns the user holding the unrevoked auth token with
-// that digest, its Org filled; ENOTFOUND if none.
-func (t *tx) UserByAuthToken(_ context.Context, digest []byte) (*account.User, error) {
-	u, err := scanUser(t.queryRow(sqlUserByAuthToken, digest).Scan)
+// that digest created after issuedAfter, its Org filled; ENOTFOUND if none.
+func (t *tx) UserByAuthToken(_ context.Context, digest []byte, issuedAfter time.Time) (*account.User, error) {
+	u, err := scanUser(t.queryRow(sqlUserByAuthToken, digest, unixNano(issuedAfter)).Scan)
 	if err != nil {
 		return nil, notFound(err, "find user by auth token", account.MsgInvalidAuthToken)
 	}
 	return u, nil
+}
+
+// RevokeAuthToken revokes the unrevoked auth token with that digest at now;
+// ENOTFOUND if there is none.
+func (t *tx) RevokeAuthToken(_ context.Context, digest []byte, now time.Time) error {
+	if err := t.checkWrite(); err != nil {
+		return err
+	}
+	const q = `UPDATE auth_tokens SET revoked_at = ? WHERE digest = ? AND revoked_at IS NULL`
+	res, err := t.exec(q, unixNano(now), digest)
+	if err != nil {
+		return fmt.Errorf("revoke auth token: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return account.Errorf(account.ENOTFOUND, account.MsgInvalidAuthToken)
+	}
+	return nil
 }
 
 // RevokeAuthTokens revokes every live auth token of the user at now.

@@ -96,7 +96,7 @@ const (
 	sqlUserByUUID      = selectUser + `WHERE u.uuid = ?`
 	sqlUsers           = selectUser + `ORDER BY u.id`
 	sqlUserByAuthToken = selectUser + `JOIN auth_tokens a ON a.user_id = u.id
-		WHERE a.digest = ? AND a.revoked_at IS NULL`
+		WHERE a.digest = ? AND a.revoked_at IS NULL AND a.created_at > ?`
 )
 
 // scanUser scans a row of selectUser.

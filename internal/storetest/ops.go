@@ -120,7 +120,7 @@ func testPurge(t *testing.T, s account.Store) {
 		t.Errorf("purged %d auth tokens, want 1", n)
 	}
 	view(t, s, func(tx account.Tx) error {
-		if _, err := tx.UserByAuthToken(ctx, account.Digest("auth live")); err != nil {
+		if _, err := tx.UserByAuthToken(ctx, account.Digest("auth live"), time.Time{}); err != nil {
 			t.Errorf("live auth token after purge: %v", err)
 		}
 		return nil

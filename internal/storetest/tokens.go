@@ -294,7 +294,7 @@ func testAuthTokens(t *testing.T, s account.Store) {
 		var u *account.User
 		var err error
 		view(t, s, func(tx account.Tx) error {
-			u, err = tx.UserByAuthToken(ctx, account.Digest(name))
+			u, err = tx.UserByAuthToken(ctx, account.Digest(name), at(-time.Second))
 			return nil
 		})
 		if err != nil {
@@ -312,4 +312,23 @@ func testAuthTokens(t *testing.T, s account.Store) {
 		t.Error("revoked auth token still finds its user")
 	}
 	sameUser(t, "other user's token after RevokeAuthTokens", holder("v1"), v)
+
+	// Expiry: a token created at or before issuedAfter is not found.
+	view(t, s, func(tx account.Tx) error {
+		_, err := tx.UserByAuthToken(ctx, account.Digest("v1"), t0)
+		wantCode(t, "UserByAuthToken of an expired token", err, account.ENOTFOUND)
+		return nil
+	})
+
+	// RevokeAuthToken revokes that one token, once.
+	update(t, s, func(tx account.Tx) error {
+		return tx.CreateAuthToken(ctx, &account.AuthToken{Digest: account.Digest("v2"), UserID: v.ID, CreatedAt: t0})
+	})
+	update(t, s, func(tx account.Tx) error { return tx.RevokeAuthToken(ctx, account.Digest("v1"), at(minute)) })
+	if holder("v1") != nil {
+		t.Error("RevokeAuthToken left the token live")
+	}
+	sameUser(t, "sibling token after RevokeAuthToken", holder("v2"), v)
+	err = s.Update(ctx, func(tx account.Tx) error { return tx.RevokeAuthToken(ctx, account.Digest("v1"), at(minute)) })
+	wantCode(t, "RevokeAuthToken of a revoked token", err, account.ENOTFOUND)
 }
