@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/cruxd/cruxd/internal/cruxdtest"
+	"github.com/cruxd/cruxd/internal/testenv"
 )
 
 func TestMain(m *testing.M) { cruxdtest.Main(m) }
@@ -23,6 +24,7 @@ type store struct {
 func stores() []store {
 	return []store{
 		{"sqlite", func(t *testing.T) string { return filepath.Join(t.TempDir(), "cruxd.db") }},
+		{"postgres", func(t *testing.T) string { return testenv.PostgresDSN(t) }},
 	}
 }
 
