@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/cruxd/cruxd/internal/account"
-	"github.com/cruxd/cruxd/internal/password"
 )
 
 // The admin commands run the same account.Service as the API, on --db: the
@@ -63,25 +62,14 @@ func runAdmin(ctx context.Context, group string, args []string, stdin io.Reader,
 	if err := requiredFlags(fs); err != nil {
 		return err
 	}
-	store, err := openStore(ctx, &c, false)
+	log := newLogger(c.LogFormat, stderr, slog.LevelWarn)
+	svc, store, err := openService(ctx, &c, false, account.Config{}, log)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	hasher, err := password.NewHasher(password.DefaultParams)
-	if err != nil {
-		return err
-	}
-	policy, err := password.NewPolicy(c.MinPasswordLen)
-	if err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
-	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	if c.LogFormat == "json" {
-		log = slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	}
 	a := &admin{
-		svc: account.NewService(store, hasher, policy, account.Config{}, log),
+		svc: svc,
 		c:   &c, args: pos, stdin: stdin, stdout: stdout,
 		by: account.Meta{UserAgent: actor(name, getenv)},
 	}
@@ -350,12 +338,15 @@ func userResetLink(fs *flag.FlagSet) func(context.Context, *admin) error {
 func purgeCmd(fs *flag.FlagSet) func(context.Context, *admin) error {
 	retention := fs.Duration("retention", 7*24*time.Hour, "keep spent tokens, finished mails and limit windows this long after they ended (1h at least)")
 	auditRetention := fs.Duration("audit-retention", 365*24*time.Hour, "keep audit events this long")
-	batch := fs.Int("batch", account.DefaultPurgeBatch, "rows deleted per transaction")
+	batch := fs.Int("batch", account.DefaultPurgeBatch, "rows deleted per transaction at most (the size adapts to --batch-time)")
+	batchTime := fs.Duration("batch-time", account.DefaultPurgeBatchTime, "how long one transaction may hold the database's write lock")
+	pause := fs.Duration("pause", account.DefaultPurgePause, "wait between transactions, so that the server's writes get in")
 	return func(ctx context.Context, a *admin) error {
 		if *batch <= 0 {
 			return fmt.Errorf("%w: --batch must be positive", errUsage)
 		}
-		counts, err := a.svc.Purge(ctx, account.PurgeOptions{Retention: *retention, AuditRetention: *auditRetention, Batch: *batch})
+		counts, err := a.svc.Purge(ctx, account.PurgeOptions{Retention: *retention, AuditRetention: *auditRetention,
+			Batch: *batch, BatchTime: *batchTime, Pause: *pause})
 		names := map[account.PurgeKind]string{
 			account.PurgeResetTokens: "spent or expired reset tokens",
 			account.PurgeAuthTokens:  "revoked auth tokens",

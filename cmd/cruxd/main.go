@@ -25,6 +25,7 @@ import (
 	"syscall"
 
 	"github.com/cruxd/cruxd/internal/account"
+	"github.com/cruxd/cruxd/internal/password"
 	"github.com/cruxd/cruxd/internal/postgres"
 	"github.com/cruxd/cruxd/internal/sqlite"
 )
@@ -67,12 +68,33 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	}
 }
 
-// newLogger returns the process logger: text or JSON lines on w.
-func newLogger(format string, w io.Writer) *slog.Logger {
+// newLogger returns the process logger: text or JSON lines on w, from level
+// up.
+func newLogger(format string, w io.Writer, level slog.Level) *slog.Logger {
+	opt := &slog.HandlerOptions{Level: level}
 	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, nil))
+		return slog.New(slog.NewJSONHandler(w, opt))
 	}
-	return slog.New(slog.NewTextHandler(w, nil))
+	return slog.New(slog.NewTextHandler(w, opt))
+}
+
+// openService opens the database --db names and returns the Service on it,
+// with the argon2id hasher and the password policy of
+// --min-password-length. The caller closes the store.
+func openService(ctx context.Context, c *config, noMigrate bool, cfg account.Config, log *slog.Logger) (*account.Service, account.Store, error) {
+	hasher, err := password.NewHasher(password.DefaultParams)
+	if err != nil {
+		return nil, nil, err
+	}
+	policy, err := password.NewPolicy(c.MinPasswordLen)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	store, err := openStore(ctx, c, noMigrate)
+	if err != nil {
+		return nil, nil, err
+	}
+	return account.NewService(store, hasher, policy, cfg, log), store, nil
 }
 
 // openStore opens the database --db names: a postgres:// URL or a SQLite

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -90,9 +91,10 @@ func TestOpenAPIFlow(t *testing.T) {
 	}
 }
 
-// TestGracefulShutdown sends SIGTERM while 20 logins (an argon2id hash
-// each, one hash at a time) are in flight: every one gets its 200, new
-// connections are refused, and cruxd exits 0.
+// TestGracefulShutdown sends SIGTERM while 20 logins are in flight inside
+// cruxd (each has sent half its body, so none can finish before the signal):
+// once they send the rest, every one gets its 200 (an argon2id hash each),
+// new connections are refused, and cruxd exits 0.
 func TestGracefulShutdown(t *testing.T) {
 	const n = 20
 	p := startSandbox(t, filepath.Join(t.TempDir(), "cruxd.db"),
@@ -100,11 +102,13 @@ func TestGracefulShutdown(t *testing.T) {
 	client := &http.Client{Timeout: 90 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	codes := make([]int, n)
 	errs := make([]error, n)
+	rest := make([]*io.PipeWriter, n)
 	var wg sync.WaitGroup
 	for i := range n {
+		pr, pw := io.Pipe()
+		rest[i] = pw
 		wg.Go(func() {
-			resp, err := client.Post(p.URL+"/organizations/user-login/", "application/json",
-				strings.NewReader(`{"username": "`+roy+`", "password": "`+royOldPW+`"}`))
+			resp, err := client.Post(p.URL+"/organizations/user-login/", "application/json", pr)
 			if err != nil {
 				errs[i] = err
 				return
@@ -112,10 +116,17 @@ func TestGracefulShutdown(t *testing.T) {
 			resp.Body.Close()
 			codes[i] = resp.StatusCode
 		})
+		go pw.Write([]byte(`{"username": "` + roy + `", `))
 	}
 	// Wait until all of them are inside cruxd (plus the scrape itself).
 	waitMetric(t, p, `cruxd_http_requests_in_flight`, func(v float64) bool { return v >= n+1 })
 	p.Signal(syscall.SIGTERM)
+	for _, pw := range rest {
+		go func() {
+			pw.Write([]byte(`"password": "` + royOldPW + `"}`))
+			pw.Close()
+		}()
+	}
 	wg.Wait()
 	for i := range n {
 		if errs[i] != nil || codes[i] != 200 {

@@ -14,7 +14,6 @@ import (
 	"github.com/cruxd/cruxd/internal/account"
 	"github.com/cruxd/cruxd/internal/httpapi"
 	"github.com/cruxd/cruxd/internal/metrics"
-	"github.com/cruxd/cruxd/internal/password"
 	"github.com/cruxd/cruxd/internal/web"
 )
 
@@ -29,7 +28,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return err
 	}
 	start := time.Now()
-	log := newLogger(c.LogFormat, stderr)
+	log := newLogger(c.LogFormat, stderr, slog.LevelInfo)
 	if c.PprofAddr != "" {
 		stopPprof, err := startPprof(c.PprofAddr, log)
 		if err != nil {
@@ -38,24 +37,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		defer stopPprof()
 	}
 
-	store, err := openStore(ctx, &c, c.NoMigrate)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-
-	hasher, err := password.NewHasher(password.DefaultParams)
-	if err != nil {
-		return err
-	}
-	policy, err := password.NewPolicy(c.MinPasswordLen)
-	if err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
-	}
 	mode := account.Mode(c.Mode)
 	var svc *account.Service
 	m := metrics.New(func(ctx context.Context) (account.Stats, error) { return svc.Stats(ctx) }, log)
-	svc = account.NewService(store, hasher, policy, account.Config{
+	svc, store, err := openService(ctx, &c, c.NoMigrate, account.Config{
 		Mode:            mode,
 		ResetTTL:        c.ResetTTL,
 		AuthTTL:         c.AuthTTL,
@@ -67,6 +52,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		MailLease:       c.MailLease,
 		Observer:        m,
 	}, log)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
 
 	seeded := false
 	if mode == account.Sandbox { // never demo data in production
@@ -79,6 +68,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return err
 	}
 	defer stopMail() // after the HTTP server stopped queueing mail
+	defer startPurger(svc, &c)()
 
 	api := httpapi.New(svc, httpapi.Options{TrustedProxies: c.TrustedProxies, Logger: log, Metrics: m})
 	web.New(web.Options{
