@@ -42,6 +42,10 @@ type config struct {
 	ReadTimeout      time.Duration
 	ProductName      string
 	ReturnURL        string
+
+	PurgeInterval       time.Duration
+	PurgeRetention      time.Duration
+	PurgeAuditRetention time.Duration
 }
 
 // errUsage marks an error in the command line: exit code 2.
@@ -86,6 +90,9 @@ func newFlagSet(name string, c *config, serve bool, stderr io.Writer) *flag.Flag
 		fs.StringVar(&c.PprofAddr, "pprof-addr", "", "loopback host:port to serve runtime profiles (net/http/pprof) on; off when empty")
 		fs.StringVar(&c.ProductName, "product-name", "cruxd", "product name shown on the reset pages")
 		fs.StringVar(&c.ReturnURL, "return-url", "", "the app's URL, linked from the reset pages once the password changed")
+		fs.DurationVar(&c.PurgeInterval, "purge-interval", time.Hour, "how often the server purges what ended (as `cruxd purge`), in short transactions between requests (0: never)")
+		fs.DurationVar(&c.PurgeRetention, "purge-retention", 7*24*time.Hour, "periodic purge: keep spent tokens, finished mails and limit windows this long after they ended (1h at least)")
+		fs.DurationVar(&c.PurgeAuditRetention, "purge-audit-retention", 365*24*time.Hour, "periodic purge: keep audit events this long (1h at least)")
 		fs.DurationVar(&c.ReadTimeout, "read-timeout", 10*time.Second, "how long a client may take to send a request's headers, and its whole request")
 	}
 	fs.Usage = func() {
@@ -141,6 +148,9 @@ func (c *config) validate() error {
 		if u.Scheme == "http" && !isLoopback(u.Hostname()) {
 			return fmt.Errorf("%w: --public-url must use https unless its host is loopback", errUsage)
 		}
+	}
+	if c.PurgeInterval < 0 || c.PurgeInterval > 0 && (c.PurgeRetention < time.Hour || c.PurgeAuditRetention < time.Hour) {
+		return fmt.Errorf("%w: --purge-interval must not be negative, the purge retentions at least 1h", errUsage)
 	}
 	if c.ReturnURL != "" {
 		u, err := url.Parse(c.ReturnURL)

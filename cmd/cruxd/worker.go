@@ -33,3 +33,20 @@ func startMailWorker(svc *account.Service, c *config, productName string) (stop 
 	}()
 	return func() { cancel(); <-done }, nil
 }
+
+// startPurger starts the periodic purge of --purge-interval (off at 0)
+// through the server's store. The returned stop cancels it and waits for
+// its transaction in progress.
+func startPurger(svc *account.Service, c *config) (stop func()) {
+	if c.PurgeInterval <= 0 {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		svc.RunPurges(ctx, c.PurgeInterval, account.PurgeOptions{
+			Retention: c.PurgeRetention, AuditRetention: c.PurgeAuditRetention})
+	}()
+	return func() { cancel(); <-done }
+}

@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// PurgeOptions say what Purge keeps.
+// PurgeOptions say what Purge keeps and how it shares the database.
 type PurgeOptions struct {
 	// Retention is how long spent and expired reset tokens, revoked auth
 	// tokens, finished outbox messages and rate-limit windows are kept
@@ -15,17 +15,34 @@ type PurgeOptions struct {
 	// AuditRetention is how long audit events are kept; at least an hour.
 	AuditRetention time.Duration
 	// Batch is how many rows one transaction deletes at most (default
-	// 10,000), so that a purge never holds the database for long.
+	// DefaultPurgeBatch). Purge starts smaller and adapts the size to
+	// BatchTime.
 	Batch int
+	// BatchTime is how long one transaction's deletes should take at most
+	// (default DefaultPurgeBatchTime): the time the purge holds the
+	// database's single writer, during which traffic's writes wait.
+	BatchTime time.Duration
+	// Pause is how long Purge waits between two transactions (default
+	// DefaultPurgePause), so that waiting writes get the database first.
+	Pause time.Duration
 }
 
-// DefaultPurgeBatch is the rows one purge transaction deletes at most.
-const DefaultPurgeBatch = 10000
+// Purge defaults. A batch of a few hundred rows holds the writer for a few
+// milliseconds; the pause lets another process's waiting writer in (its
+// busy handler retries after 1, 2, 5… ms) and keeps the purge to about a
+// third of the writer's time.
+const (
+	DefaultPurgeBatch     = 2000
+	DefaultPurgeBatchTime = 5 * time.Millisecond
+	DefaultPurgePause     = 10 * time.Millisecond
+	firstPurgeBatch       = 100
+	minPurgeBatch         = 10
+)
 
-// Purge deletes what ended before its retention, kind by kind, in
-// transactions of at most o.Batch rows, and returns how many rows of each
-// kind it deleted. EINVALID for a retention under an hour. On a store
-// failure it returns the counts so far with the error.
+// Purge deletes what ended before its retention, kind by kind, in short
+// transactions (see PurgeOptions), and returns how many rows of each kind it
+// deleted. EINVALID for a retention under an hour. On a store failure or
+// once ctx is done it returns the counts so far with the error.
 func (s *Service) Purge(ctx context.Context, o PurgeOptions) (map[PurgeKind]int, error) {
 	if o.Retention < time.Hour {
 		return nil, FieldError(EINVALID, "retention", "The retention must be at least an hour.")
@@ -36,30 +53,90 @@ func (s *Service) Purge(ctx context.Context, o PurgeOptions) (map[PurgeKind]int,
 	if o.Batch <= 0 {
 		o.Batch = DefaultPurgeBatch
 	}
+	if o.BatchTime <= 0 {
+		o.BatchTime = DefaultPurgeBatchTime
+	}
+	if o.Pause <= 0 {
+		o.Pause = DefaultPurgePause
+	}
 	now := s.now()
 	counts := make(map[PurgeKind]int, len(PurgeKinds))
+	pause := time.NewTimer(0)
+	defer pause.Stop()
+	<-pause.C
 	for _, k := range PurgeKinds {
 		before := now.Add(-o.Retention)
 		if k == PurgeAudit {
 			before = now.Add(-o.AuditRetention)
 		}
+		batch := min(firstPurgeBatch, o.Batch)
 		for {
-			var n int
+			var (
+				n    int
+				took time.Duration
+			)
 			err := s.store.Update(ctx, func(tx Tx) (err error) {
-				n, err = tx.Purge(ctx, k, before, o.Batch)
+				t := time.Now()
+				n, err = tx.Purge(ctx, k, before, batch)
+				took = time.Since(t)
 				return err
 			})
 			if err != nil {
 				return counts, storeErr(fmt.Errorf("purge %s: %w", k, err))
 			}
 			counts[k] += n
-			if n < o.Batch {
+			if n < batch {
 				break
 			}
-			if err := ctx.Err(); err != nil {
-				return counts, err
+			batch = nextPurgeBatch(batch, took, o)
+			pause.Reset(o.Pause)
+			select {
+			case <-pause.C:
+			case <-ctx.Done():
+				return counts, ctx.Err()
 			}
 		}
 	}
 	return counts, nil
+}
+
+// nextPurgeBatch sizes the next batch from the time the last one took:
+// halved past o.BatchTime, doubled under half of it, within
+// [minPurgeBatch, o.Batch].
+func nextPurgeBatch(batch int, took time.Duration, o PurgeOptions) int {
+	switch {
+	case took > o.BatchTime:
+		batch /= 2
+	case took < o.BatchTime/2:
+		batch *= 2
+	}
+	return min(max(batch, minPurgeBatch), o.Batch)
+}
+
+// RunPurges runs Purge with o every interval until ctx is done, the first
+// time one interval after the start, and logs what each run deleted. In the
+// server it goes through the server's own store, so its short transactions
+// are committed between the requests' (group commit) instead of waiting
+// on another process's lock.
+func (s *Service) RunPurges(ctx context.Context, interval time.Duration, o PurgeOptions) {
+	timer := time.NewTimer(interval)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		}
+		start := time.Now()
+		counts, err := s.Purge(ctx, o)
+		if err != nil && ctx.Err() == nil {
+			s.log.Error("purge", "err", err)
+		}
+		args := []any{"took", time.Since(start).Round(time.Millisecond)}
+		for _, k := range PurgeKinds {
+			args = append(args, string(k), counts[k])
+		}
+		s.log.Info("purged", args...)
+		timer.Reset(interval)
+	}
 }
