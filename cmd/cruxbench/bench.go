@@ -61,6 +61,7 @@ type bench struct {
 	users    int
 
 	proc      *process
+	serveArgs []string // more flags for cruxd serve
 	pprofAddr string
 	bareProc  *process
 
@@ -181,7 +182,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if o.Purge && ctx.Err() == nil {
 		for _, e := range eps {
 			if e.key == "reset" {
-				b.purge = b.measurePurge(e)
+				if o.PurgeServer {
+					b.purge = b.measureServerPurge(e)
+				} else {
+					b.purge = b.measurePurge(e)
+				}
 			}
 		}
 	}
@@ -303,7 +308,7 @@ func (b *bench) cruxdArgs(db *database) []string {
 	if b.pprofAddr != "" {
 		args = append(args, "--pprof-addr", b.pprofAddr)
 	}
-	return args
+	return append(args, b.serveArgs...)
 }
 
 func (b *bench) startCruxd(db *database) error {
