@@ -3,11 +3,9 @@ package main
 import (
 	"bytes"
 	"errors"
-	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -99,38 +97,12 @@ func TestGracefulShutdown(t *testing.T) {
 	const n = 20
 	p := startSandbox(t, filepath.Join(t.TempDir(), "cruxd.db"),
 		"--hash-concurrency", "1", "--hash-wait", "60s", "--shutdown-timeout", "60s")
-	client := &http.Client{Timeout: 90 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	codes := make([]int, n)
-	errs := make([]error, n)
-	rest := make([]*io.PipeWriter, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		pr, pw := io.Pipe()
-		rest[i] = pw
-		wg.Go(func() {
-			resp, err := client.Post(p.URL+"/organizations/user-login/", "application/json", pr)
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			resp.Body.Close()
-			codes[i] = resp.StatusCode
-		})
-		go pw.Write([]byte(`{"username": "` + roy + `", `))
-	}
-	// Wait until all of them are inside cruxd (plus the scrape itself).
-	waitMetric(t, p, `cruxd_http_requests_in_flight`, func(v float64) bool { return v >= n+1 })
+	client := heldClient()
+	finish := heldLogins(t, p, n, client)
 	p.Signal(syscall.SIGTERM)
-	for _, pw := range rest {
-		go func() {
-			pw.Write([]byte(`"password": "` + royOldPW + `"}`))
-			pw.Close()
-		}()
-	}
-	wg.Wait()
-	for i := range n {
-		if errs[i] != nil || codes[i] != 200 {
-			t.Errorf("login %d during shutdown: %d %v", i, codes[i], errs[i])
+	for i, r := range finish() {
+		if r.Err != nil || r.Status != 200 {
+			t.Errorf("login %d during shutdown: %d %v", i, r.Status, r.Err)
 		}
 	}
 	if code := p.Wait(t, 60*time.Second); code != 0 {

@@ -2,11 +2,8 @@ package main
 
 import (
 	"encoding/json"
-	"io"
-	"net/http"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -17,47 +14,21 @@ import (
 func TestHashBoundOverload(t *testing.T) {
 	const n = 20
 	p := startSandbox(t, filepath.Join(t.TempDir(), "cruxd.db"), "--hash-concurrency", "1", "--hash-wait", "1ms")
-	type result struct {
-		status     int
-		retryAfter string
-		detail     string
-		took       time.Duration
-	}
-	results := make([]result, n)
-	rest := make([]*io.PipeWriter, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		pr, pw := io.Pipe()
-		rest[i] = pw
-		wg.Go(func() {
-			resp, err := http.Post(p.URL+"/organizations/user-login/", "application/json", pr)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			defer resp.Body.Close()
-			var body struct{ Detail string }
-			json.NewDecoder(resp.Body).Decode(&body)
-			results[i].status, results[i].retryAfter, results[i].detail = resp.StatusCode, resp.Header.Get("Retry-After"), body.Detail
-		})
-		go pw.Write([]byte(`{"username": "` + roy + `", `))
-	}
-	waitMetric(t, p, `cruxd_http_requests_in_flight`, func(v float64) bool { return v >= n+1 })
+	finish := heldLogins(t, p, n, heldClient())
 	start := time.Now()
-	for _, pw := range rest {
-		go func() {
-			pw.Write([]byte(`"password": "` + royOldPW + `"}`))
-			pw.Close()
-		}()
-	}
-	wg.Wait()
+	results := finish()
 	took := time.Since(start)
 
 	count := map[int]int{}
 	for _, r := range results {
-		count[r.status]++
-		if r.status == 503 && (r.retryAfter == "" || !strings.Contains(r.detail, "busy")) {
-			t.Errorf("503 without Retry-After or the busy message: %+v", r)
+		if r.Err != nil {
+			t.Fatal(r.Err)
+		}
+		count[r.Status]++
+		var body struct{ Detail string }
+		json.Unmarshal(r.Body, &body)
+		if r.Status == 503 && (r.Header.Get("Retry-After") == "" || !strings.Contains(body.Detail, "busy")) {
+			t.Errorf("503 without Retry-After or the busy message: %d %v %s", r.Status, r.Header, r.Body)
 		}
 	}
 	if count[200] < 1 || count[503] < n/2 || count[200]+count[503] != n {
