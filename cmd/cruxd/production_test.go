@@ -23,7 +23,6 @@ import (
 
 	"github.com/cruxd/cruxd/internal/account"
 	"github.com/cruxd/cruxd/internal/cruxdtest"
-	"github.com/cruxd/cruxd/internal/password"
 	"github.com/cruxd/cruxd/internal/sqlite"
 	"github.com/cruxd/cruxd/internal/testenv"
 )
@@ -41,38 +40,12 @@ const (
 var mailTokenRE = regexp.MustCompile(regexp.QuoteMeta(prodPublicURL+"/reset-password/#token=") + `([A-Za-z0-9]{20})\b`)
 
 // newProdDB returns a database file holding Roy (active, password royOldPW)
-// and a deactivated account with the same password; production seeds
-// nothing, so the test writes them directly through the store.
+// and a deactivated account with the same password.
 func newProdDB(t *testing.T) string {
 	t.Helper()
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "cruxd.db")
-	store, err := sqlite.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	hasher, err := password.NewHasher(password.DefaultParams)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hash, err := hasher.Hash(royOldPW)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc := account.NewService(store, hasher, nil, account.Config{}, nil)
-	if _, err := svc.CreateOrganization(ctx, "Crux Supplier", account.Supplier); err != nil {
-		t.Fatal(err)
-	}
-	for _, nu := range []account.NewUser{
-		{OrgName: "Crux Supplier", Email: roy, FirstName: "Roy", Hash: hash},
-		{OrgName: "Crux Supplier", Email: gone, FirstName: "Gone", Hash: hash, Status: account.StatusDeactivated},
-	} {
-		if _, err := svc.CreateUser(ctx, nu); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return path
+	return cruxdtest.NewDB(t,
+		cruxdtest.Account{Email: roy, FirstName: "Roy", Password: royOldPW},
+		cruxdtest.Account{Email: gone, FirstName: "Gone", Password: royOldPW, Status: account.StatusDeactivated})
 }
 
 // startProd starts a production cruxd on db mailing through mp.

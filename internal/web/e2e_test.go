@@ -1,10 +1,8 @@
 package web_test
 
 import (
-	"context"
 	"net"
 	"net/http"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -12,10 +10,7 @@ import (
 
 	"github.com/chromedp/chromedp/kb"
 
-	"github.com/cruxd/cruxd/internal/account"
 	"github.com/cruxd/cruxd/internal/cruxdtest"
-	"github.com/cruxd/cruxd/internal/password"
-	"github.com/cruxd/cruxd/internal/sqlite"
 	"github.com/cruxd/cruxd/internal/testenv"
 )
 
@@ -32,29 +27,7 @@ const (
 // production seeds nothing.
 func newProductionDB(t *testing.T) string {
 	t.Helper()
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "cruxd.db")
-	store, err := sqlite.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	hasher, err := password.NewHasher(password.DefaultParams)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hash, err := hasher.Hash(oldPass)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc := account.NewService(store, hasher, nil, account.Config{}, nil)
-	if _, err := svc.CreateOrganization(ctx, "Crux Supplier", account.Supplier); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := svc.CreateUser(ctx, account.NewUser{OrgName: "Crux Supplier", Email: userEmail, FirstName: "Roy", Hash: hash}); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return cruxdtest.NewDB(t, cruxdtest.Account{Email: userEmail, FirstName: "Roy", Password: oldPass})
 }
 
 // startProduction runs cruxd in production mode mailing through mp. Its
