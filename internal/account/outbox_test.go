@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/cruxd/cruxd/internal/account"
-	"github.com/cruxd/cruxd/internal/password"
 	"github.com/cruxd/cruxd/internal/sqlite"
 )
 
@@ -83,22 +82,9 @@ func (r *recorder) mails(addr string) []account.Mail {
 // SQLite file at path, closed when the test ends.
 func openOutbox(tb testing.TB, path string, clk *outboxClock) (*account.Service, *sqlite.Store) {
 	tb.Helper()
-	store, err := sqlite.Open(context.Background(), path)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { store.Close() })
-	hasher, err := password.NewHasher(password.DefaultParams)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	policy, err := password.NewPolicy(15)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	svc := account.NewService(store, hasher, policy, account.Config{
+	svc, store := mustOpenStoreService(tb, path, account.Config{
 		Mode: account.Production, Mail: true, Limits: account.ProductionLimits,
-	}, nil)
+	})
 	svc.Now = clk.Now
 	return svc, store
 }

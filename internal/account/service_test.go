@@ -22,8 +22,20 @@ func (c *clock) Advance(d time.Duration) { c.t = c.t.Add(d) }
 // demo data seeded, and its clock.
 func MustOpenService(tb testing.TB, cfg account.Config) (*account.Service, *clock) {
 	tb.Helper()
-	ctx := context.Background()
-	store, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "cruxd.db"))
+	svc, _ := mustOpenStoreService(tb, filepath.Join(tb.TempDir(), "cruxd.db"), cfg)
+	c := &clock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
+	svc.Now = c.Now
+	if _, err := svc.SeedSandbox(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
+	return svc, c
+}
+
+// mustOpenStoreService returns a Service with the real hasher and the
+// default policy on the SQLite file at path, closed when the test ends.
+func mustOpenStoreService(tb testing.TB, path string, cfg account.Config) (*account.Service, *sqlite.Store) {
+	tb.Helper()
+	store, err := sqlite.Open(context.Background(), path)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -32,17 +44,11 @@ func MustOpenService(tb testing.TB, cfg account.Config) (*account.Service, *cloc
 	if err != nil {
 		tb.Fatal(err)
 	}
-	policy, err := password.NewPolicy(15)
+	policy, err := password.NewPolicy(password.DefaultMinLength)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	svc := account.NewService(store, hasher, policy, cfg, nil)
-	c := &clock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
-	svc.Now = c.Now
-	if _, err := svc.SeedSandbox(ctx); err != nil {
-		tb.Fatal(err)
-	}
-	return svc, c
+	return account.NewService(store, hasher, policy, cfg, nil), store
 }
 
 const (
