@@ -213,6 +213,40 @@ func TestPagesInBrowser(t *testing.T) {
 	}
 	b.noHorizontalScroll("reset form")
 
+	// The strength meter: judged in the page, announced once per level.
+	if got := b.text("#password-strength"); got != "Password strength: Too short" {
+		t.Errorf("empty password: meter says %q", got)
+	}
+	eval[bool](b, `(() => {
+		window.strengthChanges = 0;
+		new MutationObserver(() => window.strengthChanges++).observe(
+			document.getElementById('password-strength'), {childList: true, subtree: true, characterData: true});
+		return true })()`)
+	b.typeInto("#password", "short")
+	b.waitText("#password-strength", "Too short")
+	if n := eval[int](b, `window.strengthChanges`); n != 0 {
+		t.Errorf("the strength label changed %d times within one level", n)
+	}
+	if !strings.Contains(b.attr("[data-strength]", "class"), "strength-1") {
+		t.Errorf("short password: bar classes %q", b.attr("[data-strength]", "class"))
+	}
+	b.typeInto("#password", "er than that") // 17 characters: min..min+4
+	b.waitText("#password-strength", "Fair")
+	b.clear("#password")
+	b.typeInto("#password", goodPass)
+	b.waitText("#password-strength", "Strong")
+	if !strings.Contains(b.attr("[data-strength]", "class"), "strength-4") {
+		t.Errorf("long password: bar classes %q", b.attr("[data-strength]", "class"))
+	}
+	b.screenshot("fake-reset-strength")
+	b.darkMode(true)
+	b.screenshot("fake-reset-strength-dark")
+	b.darkMode(false)
+	if _, completed := api.calls(); len(completed) != 0 {
+		t.Fatalf("the meter posted: %q", completed)
+	}
+	b.clear("#password")
+
 	// Client-side checks send nothing.
 	b.typeInto("#password", "short")
 	b.typeInto("#confirm", "short"+kb.Enter)

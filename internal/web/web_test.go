@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -232,8 +233,12 @@ func TestAccessibleMarkup(t *testing.T) {
 			if id == "" || !labelFor[id] {
 				t.Errorf("%s: input %q has no label", path, id)
 			}
-			if ref, ok := attr(in, "aria-describedby"); ok && !ids[ref] {
-				t.Errorf("%s: input %q described by missing %q", path, id, ref)
+			if refs, ok := attr(in, "aria-describedby"); ok {
+				for _, ref := range strings.Fields(refs) {
+					if !ids[ref] {
+						t.Errorf("%s: input %q described by missing %q", path, id, ref)
+					}
+				}
 			}
 		}
 		for _, sec := range elements(doc, "section") {
@@ -257,6 +262,52 @@ func TestAccessibleMarkup(t *testing.T) {
 		if !live {
 			t.Errorf("%s: no aria-live region", path)
 		}
+	}
+}
+
+// TestStrengthMeterMarkup: the new password is described by the strength
+// label, a polite live region that starts at "Too short"; the bar is drawn
+// by classes and hidden from screen readers, which hear the label.
+func TestStrengthMeterMarkup(t *testing.T) {
+	doc := parse(t, web.New(web.Options{}), web.ResetPath)
+	var input, label, bar *html.Node
+	walk(doc, func(n *html.Node) {
+		if n.Type != html.ElementNode {
+			return
+		}
+		if id, _ := attr(n, "id"); id == "password" {
+			input = n
+		} else if id == "password-strength" {
+			label = n
+		}
+		if _, ok := attr(n, "data-strength"); ok {
+			bar = n
+		}
+	})
+	if input == nil || label == nil || bar == nil {
+		t.Fatalf("reset page: password %v, strength label %v, bar %v", input != nil, label != nil, bar != nil)
+	}
+	refs, _ := attr(input, "aria-describedby")
+	if !slices.Contains(strings.Fields(refs), "password-strength") {
+		t.Errorf("password described by %q, want the strength label too", refs)
+	}
+	if v, _ := attr(label, "aria-live"); v != "polite" {
+		t.Errorf("strength label aria-live %q, want polite", v)
+	}
+	var text strings.Builder
+	walk(label, func(n *html.Node) {
+		if n.Type == html.TextNode {
+			text.WriteString(n.Data)
+		}
+	})
+	if got := text.String(); got != "Password strength: Too short" {
+		t.Errorf("strength label reads %q", got)
+	}
+	if v, _ := attr(bar, "aria-hidden"); v != "true" {
+		t.Error("strength bar not hidden from screen readers")
+	}
+	if c, _ := attr(bar, "class"); c != "strength" {
+		t.Errorf("strength bar class %q", c)
 	}
 }
 

@@ -276,6 +276,49 @@
       confirm.type = type;
     });
     clearOnInput(choose);
+
+    // The strength meter judges only length and variety, in the browser; the
+    // password is never sent anywhere for it. It follows the server policy
+    // (internal/password): at least minLength code points after NFKC, at
+    // most 256 (the input's maxlength), common passwords refused by the
+    // server alone. Levels, with n code points and c character classes
+    // (lower case, upper case, digits, anything else):
+    //   n < min                              Too short
+    //   min <= n <= min+4                    Fair
+    //   min+5 <= n <= min+11                 Good
+    //   n >= min+12, or n >= min+4 and c >= 3   Strong
+    // The label's live region is rewritten only when the level changes, so
+    // screen readers hear one message per level, not one per key.
+    var strengthLabels = ['Too short', 'Fair', 'Good', 'Strong'];
+    var strengthBar = choose.querySelector('[data-strength]');
+    var strengthLabel = choose.querySelector('[data-strength-label]');
+    var strengthLevel = -1;
+    function strength(pw) {
+      var n = Array.from(pw.normalize('NFKC')).length;
+      var classes = [/[a-z]/, /[A-Z]/, /[0-9]/, /[^a-zA-Z0-9]/].filter(function (re) { return re.test(pw); }).length;
+      if (n < minLength) {
+        return 0;
+      }
+      if (n >= minLength + 12 || (n >= minLength + 4 && classes >= 3)) {
+        return 3;
+      }
+      return n >= minLength + 5 ? 2 : 1;
+    }
+    function updateStrength() {
+      var level = strength(password.value);
+      // The bar shows nothing for an empty field, one segment per level else.
+      var filled = password.value ? level + 1 : 0;
+      for (var i = 0; i <= 4; i++) {
+        strengthBar.classList.toggle('strength-' + i, i === filled);
+      }
+      if (level !== strengthLevel) {
+        strengthLevel = level;
+        strengthLabel.textContent = strengthLabels[level];
+      }
+    }
+    password.addEventListener('input', updateStrength);
+    updateStrength();
+
     choose.addEventListener('submit', function (ev) {
       ev.preventDefault();
       if (choose.getAttribute('aria-busy')) {
@@ -298,6 +341,7 @@
           token = '';
           password.value = '';
           confirm.value = '';
+          updateStrength();
           show('done');
           announce('Password changed. You can now sign in with your new password.');
           return;
