@@ -62,8 +62,8 @@ func BenchmarkUpdateParallel(b *testing.B) {
 }
 
 // BenchmarkResetRequestParallel runs the writes of a sandbox Reset
-// Password call: counter hit, user lookup, token insert, retirement of old
-// tokens and an audit entry.
+// Password call (resetWrites: user lookup, token insert, retirement of old
+// tokens and an audit entry) from many goroutines.
 func BenchmarkResetRequestParallel(b *testing.B) {
 	s := MustOpen(b)
 	u := benchUser(b, s)
@@ -73,27 +73,7 @@ func BenchmarkResetRequestParallel(b *testing.B) {
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			n := seq.Add(1)
-			now := t0.Add(time.Duration(n) * time.Millisecond)
-			err := s.Update(ctx, func(tx account.Tx) error {
-				if _, err := tx.Hit(ctx, "reset-ip:192.0.2.7", now.Truncate(time.Minute)); err != nil {
-					return err
-				}
-				uu, err := tx.UserByEmail(ctx, u.Email)
-				if err != nil {
-					return err
-				}
-				if err := tx.CreateResetToken(ctx, &account.ResetToken{Digest: digest(n), UserID: uu.ID,
-					CreatedAt: now, ExpiresAt: now.Add(2 * time.Hour)}); err != nil {
-					return err
-				}
-				if _, err := tx.RevokeResetTokens(ctx, uu.ID, 3, now); err != nil {
-					return err
-				}
-				return tx.AppendAudit(ctx, &account.AuditEvent{At: now, Action: account.AuditResetRequested,
-					EmailDigest: digest(n), UserID: uu.ID, IP: "192.0.2.7", UserAgent: "bench"})
-			})
-			if err != nil {
+			if err := resetWrites(ctx, s, u, seq.Add(1)); err != nil {
 				b.Error(err)
 				return
 			}
