@@ -65,11 +65,9 @@ func (s *Service) IssueResetToken(ctx context.Context, email string, by Meta) (s
 	}
 	now := s.now()
 	err = s.store.Update(ctx, func(tx Tx) error {
-		u, err := tx.UserByEmail(ctx, email)
-		if ErrorCode(err) == ENOTFOUND || err == nil && u.Status != StatusActive {
-			return FieldError(EUNPROCESSABLE, "email", MsgNoActiveAccount)
-		} else if err != nil {
-			return fmt.Errorf("find user: %w", err)
+		u, err := activeUserByEmail(ctx, tx, email)
+		if err != nil {
+			return err
 		}
 		if err := s.issueResetToken(ctx, tx, u.ID, token, now); err != nil {
 			return err

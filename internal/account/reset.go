@@ -50,11 +50,9 @@ func (s *Service) RequestReset(ctx context.Context, rawEmail string, m Meta) (st
 		if err := ipLimit(ctx, tx); err != nil {
 			return err
 		}
-		u, err := tx.UserByEmail(ctx, email)
-		if ErrorCode(err) == ENOTFOUND || err == nil && u.Status != StatusActive {
-			return FieldError(EUNPROCESSABLE, "email", MsgNoActiveAccount)
-		} else if err != nil {
-			return fmt.Errorf("find user: %w", err)
+		u, err := activeUserByEmail(ctx, tx, email)
+		if err != nil {
+			return err
 		}
 		if err := s.issueResetToken(ctx, tx, u.ID, token, now); err != nil {
 			return err
@@ -78,6 +76,19 @@ func (s *Service) RequestReset(ctx context.Context, rawEmail string, m Meta) (st
 		s.log.Info("reset mail not sent: no SMTP server configured", "kind", MailReset)
 	}
 	return token, nil
+}
+
+// activeUserByEmail returns the ACTIVE user with that (normalized) address;
+// EUNPROCESSABLE on the "email" field when there is none, as sandbox's
+// Reset Password and the admin's reset link answer.
+func activeUserByEmail(ctx context.Context, tx Tx, email string) (*User, error) {
+	u, err := tx.UserByEmail(ctx, email)
+	if ErrorCode(err) == ENOTFOUND || err == nil && u.Status != StatusActive {
+		return nil, FieldError(EUNPROCESSABLE, "email", MsgNoActiveAccount)
+	} else if err != nil {
+		return nil, fmt.Errorf("find user: %w", err)
+	}
+	return u, nil
 }
 
 // issueResetToken stores a new token's digest for the user and retires the
