@@ -25,13 +25,9 @@ func startMailWorker(svc *account.Service, c *config, productName string) (stop 
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errUsage, err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
+	return background(func(ctx context.Context) {
 		svc.RunOutbox(ctx, sender, min(maxMailPoll, c.MailRetryMin))
-	}()
-	return func() { cancel(); <-done }, nil
+	}), nil
 }
 
 // startPurger starts the periodic purge of --purge-interval (off at 0)
@@ -41,12 +37,20 @@ func startPurger(svc *account.Service, c *config) (stop func()) {
 	if c.PurgeInterval <= 0 {
 		return func() {}
 	}
+	return background(func(ctx context.Context) {
+		svc.RunPurges(ctx, c.PurgeInterval, account.PurgeOptions{
+			Retention: c.PurgeRetention, AuditRetention: c.PurgeAuditRetention})
+	})
+}
+
+// background runs fn in a goroutine; the returned stop cancels fn's context
+// and waits until fn has returned.
+func background(fn func(ctx context.Context)) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		svc.RunPurges(ctx, c.PurgeInterval, account.PurgeOptions{
-			Retention: c.PurgeRetention, AuditRetention: c.PurgeAuditRetention})
+		fn(ctx)
 	}()
 	return func() { cancel(); <-done }
 }
