@@ -17,11 +17,13 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"os"
 	"runtime"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cruxd/cruxd/internal/account"
@@ -55,8 +57,14 @@ type Store struct {
 	writerDone chan struct{}
 	ckptWake   chan struct{} // the writer committed: the WAL grew
 	ckptDone   chan struct{}
-	readers    chan *conn // free read connections; nil means not yet opened
-	latest     int        // the newest migration version
+	syncs      chan []*request // a committed batch for syncLoop
+	synced     chan struct{}   // syncLoop answered the batch it had
+	syncDone   chan struct{}
+	wal        *os.File                 // the WAL file, for syncLoop's fsyncs
+	syncHook   func(wal *os.File) error // replaces fdatasync in tests; nil in use
+	failed     atomic.Pointer[error]    // set once an fsync of the WAL failed
+	readers    chan *conn               // free read connections; nil means not yet opened
+	latest     int                      // the newest migration version
 
 	mu       sync.RWMutex // guards closed against inflight.Add
 	closed   bool
@@ -70,6 +78,11 @@ var _ account.Store = (*Store)(nil)
 // Open opens the database file at path, creating it if needed, applies the
 // migrations it lacks and starts the writer. Close releases it.
 func Open(ctx context.Context, path string) (*Store, error) {
+	return open(ctx, path, nil)
+}
+
+// open is Open with syncHook standing in for fdatasync of the WAL (tests).
+func open(ctx context.Context, path string, syncHook func(*os.File) error) (_ *Store, err error) {
 	if path == "" || strings.ContainsRune(path, '?') || strings.HasPrefix(path, "file:") {
 		return nil, fmt.Errorf("sqlite: unusable database path %q", path)
 	}
@@ -80,8 +93,16 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		writerDone: make(chan struct{}),
 		ckptWake:   make(chan struct{}, 1),
 		ckptDone:   make(chan struct{}),
+		syncs:      make(chan []*request, 1),
+		synced:     make(chan struct{}, 1),
+		syncDone:   make(chan struct{}),
+		syncHook:   syncHook,
 	}
-	var err error
+	defer func() {
+		if err != nil {
+			s.closeFiles() //nolint:errcheck // err is the one to report
+		}
+	}()
 	if s.wdb, err = sql.Open("sqlite", dsn(path, false)); err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -91,28 +112,28 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	s.wdb.SetConnMaxIdleTime(0)
 	c, err := s.wdb.Conn(ctx)
 	if err != nil {
-		s.wdb.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	s.w = newConn(c)
 	if s.latest, err = migrate(ctx, c); err != nil {
-		s.w.close()
-		s.wdb.Close()
 		return nil, err
+	}
+	// The migrations wrote the WAL, so it exists now; they become durable
+	// with this first fsync.
+	if s.wal, err = os.OpenFile(path+"-wal", os.O_RDWR, 0); err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if err := s.syncWAL(); err != nil {
+		return nil, fmt.Errorf("open %s: fsync of the WAL: %w", path, err)
 	}
 	cc, err := s.wdb.Conn(ctx)
 	if err != nil {
-		s.w.close()
-		s.wdb.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	s.ckpt = newConn(cc)
 
 	n := min(max(runtime.GOMAXPROCS(0), 4), maxReaders)
 	if s.rdb, err = sql.Open("sqlite", dsn(path, true)); err != nil {
-		s.w.close()
-		s.ckpt.close()
-		s.wdb.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	s.rdb.SetMaxOpenConns(n)
@@ -124,23 +145,55 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		s.readers <- nil
 	}
 	go s.writeLoop()
+	go s.syncLoop()
 	go s.checkpointLoop()
 	return s, nil
 }
 
+// closeFiles closes the connections, the pools and the WAL file that are
+// open.
+func (s *Store) closeFiles() error {
+	var errs []error
+	if s.w != nil {
+		errs = append(errs, s.w.close())
+	}
+	if s.ckpt != nil {
+		errs = append(errs, s.ckpt.close())
+	}
+	if s.readers != nil {
+		for range cap(s.readers) {
+			if c := <-s.readers; c != nil {
+				errs = append(errs, c.close())
+			}
+		}
+	}
+	if s.rdb != nil {
+		errs = append(errs, s.rdb.Close())
+	}
+	if s.wdb != nil {
+		errs = append(errs, s.wdb.Close())
+	}
+	if s.wal != nil {
+		errs = append(errs, s.wal.Close())
+	}
+	return errors.Join(errs...)
+}
+
 // dsn returns the driver's data source name: every connection gets WAL,
-// a busy timeout, foreign keys and synchronous=FULL, so that an
-// acknowledged commit is on disk. Readers are query-only.
+// a busy timeout and foreign keys. Readers are query-only. The writer and
+// the checkpointer get synchronous=NORMAL: commits do not fsync, syncLoop
+// does before any caller hears of them; checkpoints fsync the WAL before
+// and the database after copying.
 func dsn(path string, readOnly bool) string {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "foreign_keys(1)")
-	q.Add("_pragma", "synchronous(FULL)")
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")
 	} else {
 		q.Set("_txlock", "immediate")
+		q.Add("_pragma", "synchronous(NORMAL)")
 		// The writer's savepoints (one per Update of a batch) keep the
 		// sub-journal in memory: past 64 KiB SQLite would spill it to a
 		// temporary file, two write syscalls per page. It only serves
@@ -166,16 +219,9 @@ func (s *Store) Close() error {
 	s.inflight.Wait()
 	close(s.stop)
 	<-s.writerDone
+	<-s.syncDone
 	<-s.ckptDone
-
-	errs := []error{s.w.close(), s.ckpt.close()}
-	for range cap(s.readers) {
-		if c := <-s.readers; c != nil {
-			errs = append(errs, c.close())
-		}
-	}
-	errs = append(errs, s.rdb.Close(), s.wdb.Close())
-	return errors.Join(errs...)
+	return s.closeFiles()
 }
 
 // enter registers a call in progress; it fails once Close has begun.

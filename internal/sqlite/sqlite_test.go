@@ -70,7 +70,7 @@ func TestPragmas(t *testing.T) {
 	ctx := context.Background()
 	check := func(who string, tx account.Tx) {
 		for pragma, want := range map[string]string{
-			"journal_mode": "wal", "foreign_keys": "1", "synchronous": "2", "busy_timeout": "10000",
+			"journal_mode": "wal", "foreign_keys": "1", "busy_timeout": "10000",
 		} {
 			got, err := sqlite.Pragma(ctx, tx, pragma)
 			if err != nil {

@@ -19,8 +19,8 @@ type request struct {
 }
 
 // Update hands fn to the writer and returns once the transaction holding it
-// is committed (synchronous=FULL: on disk), or fn's error after rolling
-// back fn's writes alone. A ctx done before fn starts returns ctx.Err() and
+// is committed and the WAL holding the commit is fsync'd (see syncLoop), or
+// fn's error after rolling back fn's writes alone. A ctx done before fn starts returns ctx.Err() and
 // fn never runs; once fn started, Update waits for the commit whatever ctx
 // says, so its answer is always the truth. A failed COMMIT fails every fn
 // of the batch. A panic in fn is rolled back and re-raised here.
@@ -29,6 +29,9 @@ func (s *Store) Update(ctx context.Context, fn func(account.Tx) error) error {
 		return err
 	}
 	defer s.inflight.Done()
+	if err := s.failed.Load(); err != nil {
+		return account.Unavailable(*err)
+	}
 	r := &request{ctx: ctx, fn: fn, done: make(chan struct{})}
 	select {
 	case s.reqs <- r:
@@ -42,37 +45,186 @@ func (s *Store) Update(ctx context.Context, fn func(account.Tx) error) error {
 	return r.err
 }
 
-// writeLoop is the writer goroutine: it takes every pending request, up to
-// maxBatch, into one transaction, until Close.
+// writeLoop is the writer goroutine, until Close. It runs each request's fn
+// in its own savepoint of one open transaction and commits when the
+// syncLoop is free to fsync the commit (or maxBatch fns ran): while the
+// previous commit's fsync runs, the writer goes on adding requests to the
+// next one, so one commit and one fsync serve all the requests that arrived
+// meanwhile (group commit), and the writer never waits for the disk. A
+// committed batch goes to syncLoop, which answers it once it is on disk;
+// a failed fn is answered at once, its writes rolled back.
 func (s *Store) writeLoop() {
 	defer close(s.writerDone)
-	batch := make([]*request, 0, maxBatch)
+	defer close(s.syncs)
+	var (
+		batch   []*request // fns that ran in the open transaction
+		t       *tx        // the open transaction; nil if none
+		syncing bool       // syncLoop holds a committed batch
+	)
 	for {
+		if t != nil && !syncing {
+			if s.drain(&batch, t) && s.end(t, batch) {
+				s.syncs <- batch
+				syncing = true
+			}
+			batch, t = nil, nil
+			select {
+			case s.ckptWake <- struct{}{}:
+			default:
+			}
+			continue
+		}
+		reqs := s.reqs
+		if len(batch) >= maxBatch {
+			reqs = nil // wait for syncLoop
+		}
 		select {
-		case r := <-s.reqs:
-			batch = append(batch[:0], r)
+		case r := <-reqs:
+			if t == nil {
+				if t = s.begin(r); t == nil {
+					continue
+				}
+			}
+			if !s.run(r, t, &batch) {
+				t = nil
+			}
+		case <-s.synced:
+			syncing = false
 		case <-s.stop:
+			// Close waited for every Update, so batch is empty and
+			// syncLoop answered the last commit.
 			return
 		}
-	fill:
-		for len(batch) < maxBatch {
-			select {
-			case r := <-s.reqs:
-				batch = append(batch, r)
-			default:
-				break fill
-			}
-		}
-		s.runBatch(batch)
-		for i, r := range batch {
-			close(r.done)
-			batch[i] = nil
-		}
+	}
+}
+
+// drain runs every request waiting, up to maxBatch, in the open
+// transaction t, and reports whether t is still open.
+func (s *Store) drain(batch *[]*request, t *tx) bool {
+	for len(*batch) < maxBatch {
 		select {
-		case s.ckptWake <- struct{}{}:
+		case r := <-s.reqs:
+			if !s.run(r, t, batch) {
+				return false
+			}
 		default:
+			return true
 		}
 	}
+	return true
+}
+
+// begin starts the writer's transaction; if it cannot, r gets the error.
+func (s *Store) begin(r *request) *tx {
+	if _, err := s.w.exec(context.Background(), sqlBegin); err != nil {
+		r.err = fmt.Errorf("begin: %w", err)
+		close(r.done)
+		return nil
+	}
+	return &tx{c: s.w, ctx: context.Background(), write: true, store: s}
+}
+
+// run runs r's fn in its own savepoint of t. A request that succeeded joins
+// batch, to be answered after the commit; one that failed or was cancelled
+// is answered now. run reports whether t is still open: if SQLite rolled
+// it back, every fn of batch fails and is answered too.
+func (s *Store) run(r *request, t *tx, batch *[]*request) bool {
+	bg := context.Background()
+	w := s.w
+	if err := r.ctx.Err(); err != nil {
+		r.err = err
+		close(r.done)
+		return true
+	}
+	if _, err := w.exec(bg, sqlSavepoint); err != nil {
+		s.abort(append(*batch, r), fmt.Errorf("savepoint: %w", err))
+		*batch = nil
+		return false
+	}
+	r.err = runFn(r, t)
+	if r.err != nil || r.panic != nil {
+		if _, err := w.exec(bg, sqlRollbackTo); err != nil {
+			// SQLite rolled the whole transaction back (SQLITE_FULL,
+			// I/O error): nothing of this batch survives.
+			s.abort(append(*batch, r), fmt.Errorf("roll back to savepoint: %w", err))
+			*batch = nil
+			return false
+		}
+	}
+	if _, err := w.exec(bg, sqlRelease); err != nil {
+		s.abort(append(*batch, r), fmt.Errorf("release savepoint: %w", err))
+		*batch = nil
+		return false
+	}
+	if r.err != nil || r.panic != nil {
+		close(r.done)
+	} else {
+		*batch = append(*batch, r)
+	}
+	return true
+}
+
+// end ends the open transaction: it commits batch's writes and reports
+// whether it did, or rolls back when no fn succeeded. If the COMMIT fails,
+// every request of batch is answered with the error.
+func (s *Store) end(t *tx, batch []*request) bool {
+	if len(batch) == 0 {
+		if _, err := t.c.exec(context.Background(), sqlRollback); err != nil {
+			s.abort(nil, err) // ROLLBACK failed: ROLLBACK again
+		}
+		return false
+	}
+	if _, err := t.c.exec(context.Background(), sqlCommit); err != nil {
+		s.abort(batch, fmt.Errorf("commit: %w", err))
+		return false
+	}
+	return true
+}
+
+// answer wakes the callers of a batch whose errors are final.
+func answer(batch []*request) {
+	for _, r := range batch {
+		close(r.done)
+	}
+}
+
+// syncLoop makes commits durable and then answers them: it fsyncs the WAL
+// after each commit the writer hands it, wakes the commit's callers and
+// tells the writer it is free. The writer connection commits with
+// synchronous=NORMAL (its COMMIT writes the WAL frames but does not fsync
+// them), so the writer runs the next requests while this goroutine waits
+// for the disk: that is the only difference from synchronous=FULL, and no
+// caller hears of a commit before its fsync. Readers may see a commit up to
+// one fsync before it is durable; only an OS crash or power loss in that
+// window can undo it, and no caller has been told it succeeded.
+//
+// If an fsync fails, the commits it covered may be lost whatever a later
+// fsync says (Linux drops the failed pages' dirty state): their callers get
+// the error, and the store refuses every later Update (EUNAVAILABLE) until
+// it is reopened, which replays the WAL from disk.
+func (s *Store) syncLoop() {
+	defer close(s.syncDone)
+	for batch := range s.syncs {
+		if err := s.syncWAL(); err != nil {
+			err = fmt.Errorf("sqlite: fsync of the WAL failed, commits may be lost: %w", err)
+			s.failed.CompareAndSwap(nil, &err)
+			for _, r := range batch {
+				r.err = account.Unavailable(err)
+			}
+		}
+		answer(batch)
+		s.synced <- struct{}{}
+	}
+}
+
+// syncWAL fsyncs the WAL file (see syncLoop). The WAL file keeps its inode
+// while the store's connections are open: SQLite restarts and truncates it
+// in place and deletes it only when the last connection closes.
+func (s *Store) syncWAL() error {
+	if s.syncHook != nil {
+		return s.syncHook(s.wal)
+	}
+	return fdatasync(s.wal)
 }
 
 // checkpointEvery is the least time between two checkpoints.
@@ -113,55 +265,6 @@ const (
 	sqlRelease    = "RELEASE fn"
 )
 
-// runBatch runs each request's fn in its own savepoint of one transaction
-// and commits once, setting each request's err.
-func (s *Store) runBatch(batch []*request) {
-	bg := context.Background()
-	w := s.w
-	if _, err := w.exec(bg, sqlBegin); err != nil {
-		err = fmt.Errorf("begin: %w", err)
-		for _, r := range batch {
-			r.err = err
-		}
-		return
-	}
-	t := &tx{c: w, ctx: bg, write: true, store: s}
-	ran := false
-	for _, r := range batch {
-		if err := r.ctx.Err(); err != nil {
-			r.err = err
-			continue
-		}
-		if _, err := w.exec(bg, sqlSavepoint); err != nil {
-			s.abort(batch, fmt.Errorf("savepoint: %w", err))
-			return
-		}
-		r.err = runFn(r, t)
-		if r.err != nil || r.panic != nil {
-			if _, err := w.exec(bg, sqlRollbackTo); err != nil {
-				// SQLite rolled the whole transaction back (SQLITE_FULL,
-				// I/O error): nothing of this batch survives.
-				s.abort(batch, fmt.Errorf("roll back to savepoint: %w", err))
-				return
-			}
-		}
-		if _, err := w.exec(bg, sqlRelease); err != nil {
-			s.abort(batch, fmt.Errorf("release savepoint: %w", err))
-			return
-		}
-		ran = ran || r.err == nil && r.panic == nil
-	}
-	if !ran {
-		if _, err := w.exec(bg, sqlRollback); err != nil {
-			s.abort(batch, fmt.Errorf("rollback: %w", err))
-		}
-		return
-	}
-	if _, err := w.exec(bg, sqlCommit); err != nil {
-		s.abort(batch, fmt.Errorf("commit: %w", err))
-	}
-}
-
 // runFn runs one fn, catching its panic.
 func runFn(r *request, t *tx) (err error) {
 	defer func() {
@@ -173,8 +276,9 @@ func runFn(r *request, t *tx) (err error) {
 	return r.fn(t)
 }
 
-// abort rolls the transaction back and fails every request whose fn had
-// succeeded: its writes are gone. Requests that failed keep their own error.
+// abort rolls the transaction back and answers every request of batch:
+// the writes of those whose fn had succeeded are gone, so they get cause;
+// the others keep their own error.
 func (s *Store) abort(batch []*request, cause error) {
 	// After some failures SQLite already rolled back; ROLLBACK then fails
 	// harmlessly with "no transaction is active".
@@ -183,5 +287,6 @@ func (s *Store) abort(batch []*request, cause error) {
 		if r.err == nil && r.panic == nil {
 			r.err = cause
 		}
+		close(r.done)
 	}
 }

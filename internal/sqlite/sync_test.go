@@ -1,0 +1,147 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cruxd/cruxd/internal/account"
+)
+
+// openHooked opens a store whose WAL fsyncs go through hook once armed is
+// set (Open's own first fsync runs before).
+func openHooked(t *testing.T, armed *atomic.Bool, hook func(*os.File) error) *Store {
+	t.Helper()
+	s, err := open(context.Background(), filepath.Join(t.TempDir(), "cruxd.db"), func(wal *os.File) error {
+		if !armed.Load() {
+			return fdatasync(wal)
+		}
+		return hook(wal)
+	})
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return s
+}
+
+func newOrg(name string) *account.Organization {
+	return &account.Organization{UUID: "uuid-" + name, Name: name, Type: account.Retailer, CreatedAt: time.Now()}
+}
+
+func createOrg(s *Store, name string) error {
+	return s.Update(context.Background(), func(tx account.Tx) error {
+		return tx.CreateOrganization(context.Background(), newOrg(name))
+	})
+}
+
+func hasOrg(t *testing.T, s *Store, name string) bool {
+	t.Helper()
+	err := s.View(context.Background(), func(tx account.Tx) error {
+		_, err := tx.OrganizationByName(context.Background(), name)
+		return err
+	})
+	if err != nil && account.ErrorCode(err) != account.ENOTFOUND {
+		t.Fatalf("OrganizationByName: %v", err)
+	}
+	return err == nil
+}
+
+// TestUpdateAnsweredAfterWALSync holds the fsync of the WAL: the commit is
+// made (a reader sees it) and the writer goes on running the next Update,
+// but neither Update returns before an fsync that followed its commit has
+// completed.
+func TestUpdateAnsweredAfterWALSync(t *testing.T) {
+	var armed atomic.Bool
+	entered := make(chan struct{}, 8)
+	gate := make(chan struct{})
+	s := openHooked(t, &armed, func(wal *os.File) error {
+		err := fdatasync(wal)
+		entered <- struct{}{}
+		<-gate
+		return err
+	})
+	armed.Store(true)
+	var release sync.Once
+	t.Cleanup(func() { release.Do(func() { close(gate) }) }) // before Close
+
+	first := make(chan error, 1)
+	go func() { first <- createOrg(s, "first") }()
+	<-entered // the fsync covering "first" has run and is held
+	if !hasOrg(t, s, "first") {
+		t.Fatal("the commit of the held Update is not visible: it was not committed before its fsync")
+	}
+	second := make(chan error, 1)
+	ran := make(chan struct{})
+	go func() {
+		second <- s.Update(context.Background(), func(tx account.Tx) error {
+			close(ran)
+			return tx.CreateOrganization(context.Background(), newOrg("second"))
+		})
+	}()
+	<-ran // the writer runs the next Update while the fsync is held
+	select {
+	case err := <-first:
+		t.Fatalf("first Update returned (%v) while its fsync was held", err)
+	case err := <-second:
+		t.Fatalf("second Update returned (%v) before any fsync after its commit", err)
+	default:
+	}
+	release.Do(func() { close(gate) })
+	if err := <-first; err != nil {
+		t.Errorf("first Update: %v", err)
+	}
+	if err := <-second; err != nil {
+		t.Errorf("second Update: %v", err)
+	}
+	if !hasOrg(t, s, "second") {
+		t.Error("second Update returned but its write is not visible")
+	}
+}
+
+// TestWALSyncFailure: a failed fsync fails the Updates it covered, and the
+// store refuses later Updates without running them.
+func TestWALSyncFailure(t *testing.T) {
+	var armed atomic.Bool
+	s := openHooked(t, &armed, func(*os.File) error { return errors.New("I/O error") })
+	armed.Store(true)
+
+	err := createOrg(s, "lost")
+	if account.ErrorCode(err) != account.EUNAVAILABLE {
+		t.Fatalf("Update whose fsync failed = %v, want EUNAVAILABLE", err)
+	}
+	ran := false
+	err = s.Update(context.Background(), func(account.Tx) error { ran = true; return nil })
+	if account.ErrorCode(err) != account.EUNAVAILABLE || ran {
+		t.Errorf("Update after a failed fsync = %v (fn ran: %v), want EUNAVAILABLE without running fn", err, ran)
+	}
+	if err := s.Ping(context.Background()); err == nil {
+		t.Error("Ping succeeded after a failed fsync")
+	}
+}
+
+// TestWriterSynchronousNormal: the writer's COMMIT does not fsync (syncLoop
+// does), and the store's first fsync came before Open returned.
+func TestWriterSynchronousNormal(t *testing.T) {
+	var armed atomic.Bool
+	s := openHooked(t, &armed, fdatasync)
+	var got string
+	err := s.Update(context.Background(), func(t account.Tx) error {
+		return t.(*tx).c.c.QueryRowContext(context.Background(), "PRAGMA synchronous").Scan(&got)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != "1" {
+		t.Errorf("writer's synchronous = %s, want 1 (NORMAL)", got)
+	}
+}
