@@ -65,15 +65,15 @@ func (s *Service) IssueResetToken(ctx context.Context, email string, by Meta) (s
 	}
 	now := s.now()
 	err = s.store.Update(ctx, func(tx Tx) error {
-		u, err := activeUserByEmail(ctx, tx, email)
+		userID, err := activeUserByEmail(ctx, tx, email)
 		if err != nil {
 			return err
 		}
-		if err := s.issueResetToken(ctx, tx, u.ID, token, now); err != nil {
+		if err := s.issueResetToken(ctx, tx, userID, token, now); err != nil {
 			return err
 		}
 		return tx.AppendAudit(ctx, &AuditEvent{At: now, Action: AuditResetRequested, EmailDigest: Digest(email),
-			UserID: u.ID, IP: by.IP, UserAgent: by.UserAgent, Detail: "reset link issued by an administrator"})
+			UserID: userID, IP: by.IP, UserAgent: by.UserAgent, Detail: "reset link issued by an administrator"})
 	})
 	if err != nil {
 		return "", storeErr(err)

@@ -50,20 +50,20 @@ func (s *Service) RequestReset(ctx context.Context, rawEmail string, m Meta) (st
 		if err := ipLimit(ctx, tx); err != nil {
 			return err
 		}
-		u, err := activeUserByEmail(ctx, tx, email)
+		userID, err := activeUserByEmail(ctx, tx, email)
 		if err != nil {
 			return err
 		}
-		if err := s.issueResetToken(ctx, tx, u.ID, token, now); err != nil {
+		if err := s.issueResetToken(ctx, tx, userID, token, now); err != nil {
 			return err
 		}
 		if s.cfg.Mail {
-			msg := &OutboxMessage{Kind: MailReset, To: email, UserID: u.ID, Meta: m, CreatedAt: now}
+			msg := &OutboxMessage{Kind: MailReset, To: email, UserID: userID, Meta: m, CreatedAt: now}
 			if err := tx.EnqueueMail(ctx, msg); err != nil {
 				return fmt.Errorf("enqueue reset mail: %w", err)
 			}
 		}
-		audit.UserID = u.ID
+		audit.UserID = userID
 		return tx.AppendAudit(ctx, audit)
 	})
 	if err != nil {
@@ -78,17 +78,17 @@ func (s *Service) RequestReset(ctx context.Context, rawEmail string, m Meta) (st
 	return token, nil
 }
 
-// activeUserByEmail returns the ACTIVE user with that (normalized) address;
-// EUNPROCESSABLE on the "email" field when there is none, as sandbox's
-// Reset Password and the admin's reset link answer.
-func activeUserByEmail(ctx context.Context, tx Tx, email string) (*User, error) {
-	u, err := tx.UserByEmail(ctx, email)
-	if ErrorCode(err) == ENOTFOUND || err == nil && u.Status != StatusActive {
-		return nil, FieldError(EUNPROCESSABLE, "email", MsgNoActiveAccount)
+// activeUserByEmail returns the id of the ACTIVE user with that
+// (normalized) address; EUNPROCESSABLE on the "email" field when there is
+// none, as sandbox's Reset Password and the admin's reset link answer.
+func activeUserByEmail(ctx context.Context, tx Tx, email string) (int64, error) {
+	id, status, err := tx.UserStatusByEmail(ctx, email)
+	if ErrorCode(err) == ENOTFOUND || err == nil && status != StatusActive {
+		return 0, FieldError(EUNPROCESSABLE, "email", MsgNoActiveAccount)
 	} else if err != nil {
-		return nil, fmt.Errorf("find user: %w", err)
+		return 0, fmt.Errorf("find user: %w", err)
 	}
-	return u, nil
+	return id, nil
 }
 
 // issueResetToken stores a new token's digest for the user and retires the

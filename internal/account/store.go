@@ -35,6 +35,9 @@ type Tx interface {
 	CreateUser(ctx context.Context, u *User) error // sets u.ID
 	UserByID(ctx context.Context, id int64) (*User, error)
 	UserByEmail(ctx context.Context, email string) (*User, error)
+	// UserStatusByEmail is UserByEmail reading only the id and status: the
+	// lookup on Reset Password's path through the writer.
+	UserStatusByEmail(ctx context.Context, email string) (id int64, s Status, err error)
 	UserByUUID(ctx context.Context, uuid string) (*User, error)
 	Users(ctx context.Context) ([]*User, error)
 	SetPassword(ctx context.Context, userID int64, hash string) error
