@@ -227,8 +227,13 @@ func (s *Store) syncWAL() error {
 	return fdatasync(s.wal)
 }
 
-// checkpointEvery is the least time between two checkpoints.
-const checkpointEvery = 100 * time.Millisecond
+// checkpointEvery is the least time between two checkpoints. Each one
+// writes every page changed since the last once, and fsyncs the database
+// file: a page changed many times in a second (the newest leaves of the
+// token and audit tables) is copied once. 1 s instead of 100 ms: Reset
+// Password +3% and p99 at 1,000/s 2.5-3.0 -> 1.8-2.4 ms; the WAL grows to
+// at most a second of writes (about 70 MB at full speed).
+const checkpointEvery = time.Second
 
 // checkpointLoop copies the WAL into the database file after commits, at
 // most every checkpointEvery, on its own connection: a PASSIVE checkpoint
