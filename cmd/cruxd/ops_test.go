@@ -332,3 +332,17 @@ func TestHealthz(t *testing.T) {
 		t.Errorf("healthz without migrations: %d", r.Status)
 	}
 }
+
+// TestGCSettings: serve runs with GOGC=400 and a 128 MiB soft memory limit
+// unless the environment sets GOGC or GOMEMLIMIT, which then win.
+func TestGCSettings(t *testing.T) {
+	p := startSandbox(t, filepath.Join(t.TempDir(), "cruxd.db"))
+	body := scrape(t, p)
+	wantMetric(t, body, "go_gc_gogc_percent", 400)
+	wantMetric(t, body, "go_gc_gomemlimit_bytes", 128<<20)
+
+	p = cruxdtest.Start(t, []string{"--db", filepath.Join(t.TempDir(), "cruxd.db")}, "GOGC=150", "GOMEMLIMIT=1GiB")
+	body = scrape(t, p)
+	wantMetric(t, body, "go_gc_gogc_percent", 150)
+	wantMetric(t, body, "go_gc_gomemlimit_bytes", 1<<30)
+}

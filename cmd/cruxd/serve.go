@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"runtime/debug"
 	"time"
 
 	"github.com/cruxd/cruxd/internal/account"
@@ -28,6 +29,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return err
 	}
 	start := time.Now()
+	tuneGC(getenv)
 	log := newLogger(c.LogFormat, stderr, slog.LevelInfo)
 	if c.PprofAddr != "" {
 		stopPprof, err := startPprof(c.PprofAddr, log)
@@ -141,4 +143,26 @@ func redactDB(db string) string {
 		return db
 	}
 	return u.Redacted()
+}
+
+// Garbage collector settings of serve, unless the operator set GOGC or
+// GOMEMLIMIT. cruxd's live heap is small (a few MiB; 40 MiB while two
+// argon2id hashes run) and Reset Password allocates about 8 KB a request,
+// so under load Go's default GOGC=100 collects some 20 times a second.
+// GOGC=400 collects a quarter as often (Reset Password +6-14% in A/B runs)
+// and the soft memory limit keeps the heap of a login flood, whose hashes
+// allocate 19 MiB each, near 128 MiB: past it the collector runs as often as
+// it must.
+const (
+	gcPercent   = 400
+	memoryLimit = 128 << 20
+)
+
+func tuneGC(getenv func(string) string) {
+	if getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
+	}
+	if getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(memoryLimit)
+	}
 }
