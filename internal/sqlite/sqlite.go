@@ -3,7 +3,9 @@
 //
 // One writer connection, owned by one goroutine, runs every Update: it takes
 // all pending Updates into one transaction, each in its own savepoint, and
-// commits them with one fsync (group commit). Views run on a small pool of
+// commits them together; another goroutine fsyncs the WAL before their
+// callers hear of the commit, while the writer gathers the next batch
+// (group commit, see syncLoop). Views run on a small pool of
 // query-only connections, each in a read transaction, so they see one
 // consistent snapshot and never wait for the writer (WAL mode).
 package sqlite
