@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/cruxd/cruxd/internal/account"
+	"github.com/cruxd/cruxd/internal/password"
 )
 
 // The hot paths of Reset Password and Validate on the real SQLite store,
@@ -116,4 +118,53 @@ func BenchmarkValidateResetParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkLoginParallel is cruxbench's Login saturation without HTTP: 4
+// callers per core log in with the right password, so each call costs one
+// argon2id verification under the hash slots, one read and one durable
+// write. Compare logins/s with cores ÷ BenchmarkHash in internal/password:
+//
+//	go test -run '^$' -bench LoginParallel -benchtime 400x ./internal/account
+func BenchmarkLoginParallel(b *testing.B) {
+	svc, _ := MustOpenService(b, account.Config{})
+	emails := benchUsers(b, svc, 100)
+	h, err := password.NewHasher(password.DefaultParams)
+	if err != nil {
+		b.Fatal(err)
+	}
+	enc, err := h.Hash(goodPW)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	err = svc.Store().Update(ctx, func(tx account.Tx) error {
+		for _, e := range emails {
+			u, err := tx.UserByEmail(ctx, e)
+			if err != nil {
+				return err
+			}
+			if err := tx.SetPassword(ctx, u.ID, enc); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var seq atomic.Int64
+	b.SetParallelism(4)
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			e := emails[int(seq.Add(1))%len(emails)]
+			if _, err := svc.Login(ctx, e, goodPW, account.Meta{IP: "127.0.0.1"}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "logins/s")
 }

@@ -1,8 +1,10 @@
 package password
 
 import (
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 )
 
 func BenchmarkHash(b *testing.B) {
@@ -12,6 +14,29 @@ func BenchmarkHash(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkHashParallel hashes on every core at once, as cruxd does under
+// load (one hash slot per core). Compare its ms/hash with BenchmarkHash's
+// ns/op: the difference is what running hashes side by side costs, which
+// cruxd's throughput bound (cores ÷ one hash alone) does not allow for.
+// Run with -benchtime 100x or more: each hash allocates 19 MiB, and the
+// first ones grow the heap.
+func BenchmarkHashParallel(b *testing.B) {
+	var h Hasher // DefaultParams
+	h.Hash("warm up")
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := h.Hash("correct horse battery staple"); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	d := time.Since(start)
+	b.ReportMetric(float64(b.N)/d.Seconds(), "hashes/s")
+	b.ReportMetric(float64(d.Milliseconds())*float64(runtime.GOMAXPROCS(0))/float64(b.N), "ms/hash")
 }
 
 func BenchmarkVerify(b *testing.B) {
