@@ -120,6 +120,35 @@ func procStatus(pid int, field string) (int64, error) {
 	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
 }
 
+// procUsage is a process's CPU time and minor page faults so far
+// (/proc/PID/stat), to tell what an attack cost the server.
+type procUsage struct {
+	user, sys time.Duration
+	minflt    int64
+}
+
+// readUsage reads pid's procUsage; the zero value if it cannot.
+func readUsage(pid int) procUsage {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return procUsage{}
+	}
+	// Fields after the parenthesised command name: state is field 3,
+	// minflt 10, utime 14 and stime 15 (proc(5)), in clock ticks of 1/100 s.
+	_, rest, ok := strings.Cut(string(b), ") ")
+	f := strings.Fields(rest)
+	if !ok || len(f) < 13 {
+		return procUsage{}
+	}
+	n := func(i int) int64 { v, _ := strconv.ParseInt(f[i-3], 10, 64); return v }
+	const tick = 10 * time.Millisecond // USER_HZ is 100 on Linux
+	return procUsage{user: time.Duration(n(14)) * tick, sys: time.Duration(n(15)) * tick, minflt: n(10)}
+}
+
+func (u procUsage) sub(v procUsage) procUsage {
+	return procUsage{user: u.user - v.user, sys: u.sys - v.sys, minflt: u.minflt - v.minflt}
+}
+
 // resetPeakRSS makes VmHWM start again from the current RSS (Linux
 // clear_refs 5), so a phase's peak is its own.
 func resetPeakRSS(pid int) error {

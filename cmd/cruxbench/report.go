@@ -29,8 +29,13 @@ func (b *bench) report(eps []*endpoint) string {
 	p("- load: vegeta (library) over loopback in the same machine; saturation = %d requests in flight (%d for hash-bound calls) for %v; fixed rate for %v\n",
 		b.o.Workers, b.o.HashWorkers, b.o.Duration, b.o.FixedDuration)
 	p("- load average (1/5/15 min) before and after the measurements: %s → %s\n", b.loadAvg[0], b.loadAvg[1])
-	p("- argon2id (m=19 MiB, t=2, p=1) in-process, median of 7 (the faster of the medians at the start and before Login): %v a hash → bound = %d cores ÷ hash = **%.1f/s**\n\n",
+	p("- argon2id (m=19 MiB, t=2, p=1) in-process, median of 7 (the faster of the medians at the start and before Login): %v a hash → bound = %d cores ÷ hash = **%.1f/s**\n",
 		b.hashTime.Round(10*time.Microsecond), b.cores, b.hashBound())
+	if b.parHash > 0 {
+		p("- argon2id on %d cores at once in-process, no server (for comparison, not the bound): %.1f/s = %.0f%% of the bound\n",
+			b.cores, b.parHash, 100*b.parHash/b.hashBound())
+	}
+	p("\n")
 
 	p("| Endpoint | bare handler (req/s) | cruxd saturation (req/s) | ratio | fixed rate | p50 | p99 | p99.9 | errors (saturation / fixed) | peak RSS |\n")
 	p("|---|---:|---:|---:|---:|---:|---:|---:|---|---:|\n")
@@ -43,6 +48,12 @@ func (b *bench) report(eps []*endpoint) string {
 			e.name, e.bare.throughput(), e.sat.throughput(), ratio, e.fixedRate,
 			ms(e.fixed.quantile(0.5)), ms(e.fixed.quantile(0.99)), ms(e.fixed.quantile(0.999)),
 			e.sat.errorSummary(), e.fixed.errorSummary(), mib(max(e.sat.peakRSS, e.fixed.peakRSS)))
+	}
+	p("\n")
+	for _, e := range eps {
+		if e.hashBound {
+			p("- %s at saturation, per response: cruxd %s (one hash alone: %v)\n", e.name, e.sat.perOK(), b.hashTime.Round(10*time.Microsecond))
+		}
 	}
 	p("\n")
 
