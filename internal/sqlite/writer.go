@@ -19,12 +19,16 @@ type request struct {
 	done  chan struct{} // closed once err is final
 }
 
+// failed reports whether r's fn returned an error or panicked.
+func (r *request) failed() bool { return r.err != nil || r.panic != nil }
+
 // Update hands fn to the writer and returns once the transaction holding it
 // is committed and the WAL holding the commit is fsync'd (see syncLoop), or
-// fn's error after rolling back fn's writes alone. A ctx done before fn starts returns ctx.Err() and
-// fn never runs; once fn started, Update waits for the commit whatever ctx
-// says, so its answer is always the truth. A failed COMMIT fails every fn
-// of the batch. A panic in fn is rolled back and re-raised here.
+// fn's error after rolling back fn's writes alone. A ctx done before fn
+// starts returns ctx.Err() and fn never runs; once fn started, Update waits
+// for the commit whatever ctx says, so its answer is always the truth. A
+// failed COMMIT or fsync fails every fn of the batch. A panic in fn is
+// rolled back and re-raised here.
 func (s *Store) Update(ctx context.Context, fn func(account.Tx) error) error {
 	if err := s.enter(); err != nil {
 		return err
@@ -140,34 +144,19 @@ func (s *Store) begin(r *request) *tx {
 // is answered now. run reports whether t is still open: if SQLite rolled
 // it back, every fn of batch fails and is answered too.
 func (s *Store) run(r *request, t *tx, batch *[]*request) bool {
-	bg := context.Background()
-	w := s.w
 	if err := r.ctx.Err(); err != nil {
 		r.err = err
 		close(r.done)
 		return true
 	}
-	if _, err := w.exec(bg, sqlSavepoint); err != nil {
-		s.abort(append(*batch, r), fmt.Errorf("savepoint: %w", err))
+	if err := s.inSavepoint(r, t); err != nil {
+		// SQLite rolled the whole transaction back (SQLITE_FULL, I/O
+		// error): nothing of this batch survives.
+		s.abort(append(*batch, r), err)
 		*batch = nil
 		return false
 	}
-	r.err = runFn(r, t)
-	if r.err != nil || r.panic != nil {
-		if _, err := w.exec(bg, sqlRollbackTo); err != nil {
-			// SQLite rolled the whole transaction back (SQLITE_FULL,
-			// I/O error): nothing of this batch survives.
-			s.abort(append(*batch, r), fmt.Errorf("roll back to savepoint: %w", err))
-			*batch = nil
-			return false
-		}
-	}
-	if _, err := w.exec(bg, sqlRelease); err != nil {
-		s.abort(append(*batch, r), fmt.Errorf("release savepoint: %w", err))
-		*batch = nil
-		return false
-	}
-	if r.err != nil || r.panic != nil {
+	if r.failed() {
 		close(r.done)
 	} else {
 		*batch = append(*batch, r)
@@ -175,14 +164,34 @@ func (s *Store) run(r *request, t *tx, batch *[]*request) bool {
 	return true
 }
 
+// inSavepoint runs r's fn in a savepoint of t, setting r's outcome and
+// rolling fn's writes back if it failed. An error from inSavepoint is the
+// transaction's own: t is gone.
+func (s *Store) inSavepoint(r *request, t *tx) error {
+	bg := context.Background()
+	if _, err := s.w.exec(bg, sqlSavepoint); err != nil {
+		return fmt.Errorf("savepoint: %w", err)
+	}
+	r.err = runFn(r, t)
+	if r.failed() {
+		if _, err := s.w.exec(bg, sqlRollbackTo); err != nil {
+			return fmt.Errorf("roll back to savepoint: %w", err)
+		}
+	}
+	if _, err := s.w.exec(bg, sqlRelease); err != nil {
+		return fmt.Errorf("release savepoint: %w", err)
+	}
+	return nil
+}
+
 // end ends the open transaction: it commits batch's writes and reports
 // whether it did, or rolls back when no fn succeeded. If the COMMIT fails,
 // every request of batch is answered with the error.
 func (s *Store) end(t *tx, batch []*request) bool {
 	if len(batch) == 0 {
-		if _, err := t.c.exec(context.Background(), sqlRollback); err != nil {
-			s.abort(nil, err) // ROLLBACK failed: ROLLBACK again
-		}
+		// Nothing to keep. Should ROLLBACK fail, the next BEGIN reports it
+		// to its caller.
+		_, _ = t.c.exec(context.Background(), sqlRollback)
 		return false
 	}
 	if _, err := t.c.exec(context.Background(), sqlCommit); err != nil {
@@ -300,7 +309,7 @@ func (s *Store) abort(batch []*request, cause error) {
 	// harmlessly with "no transaction is active".
 	_, _ = s.w.exec(context.Background(), sqlRollback)
 	for _, r := range batch {
-		if r.err == nil && r.panic == nil {
+		if !r.failed() {
 			r.err = cause
 		}
 		close(r.done)
