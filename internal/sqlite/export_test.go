@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"os"
 
 	"github.com/cruxd/cruxd/internal/account"
 )
@@ -15,3 +16,12 @@ func Pragma(ctx context.Context, t account.Tx, name string) (string, error) {
 	err := t.(*tx).c.c.QueryRowContext(ctx, "PRAGMA "+name).Scan(&v)
 	return v, err
 }
+
+// OpenWithSyncHook is Open with hook standing in for the fdatasync of the
+// WAL, Open's own first one included.
+func OpenWithSyncHook(ctx context.Context, path string, hook func(wal *os.File) error) (*Store, error) {
+	return open(ctx, path, hook)
+}
+
+// Fdatasync is the store's fsync of the WAL.
+var Fdatasync = fdatasync

@@ -80,7 +80,15 @@ func TestPragmas(t *testing.T) {
 			}
 		}
 	}
-	if err := s.Update(ctx, func(tx account.Tx) error { check("writer", tx); return nil }); err != nil {
+	if err := s.Update(ctx, func(tx account.Tx) error {
+		check("writer", tx)
+		// The writer's COMMIT does not fsync: syncLoop does, before the
+		// Update returns (TestUpdateAnsweredAfterWALSync).
+		if got, _ := sqlite.Pragma(ctx, tx, "synchronous"); got != "1" {
+			t.Errorf("writer: synchronous = %q, want 1 (NORMAL)", got)
+		}
+		return nil
+	}); err != nil {
 		t.Fatal(err)
 	}
 	// Hold several Views at once so that more than one reader is checked.

@@ -1,4 +1,4 @@
-package sqlite
+package sqlite_test
 
 import (
 	"context"
@@ -8,18 +8,18 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/cruxd/cruxd/internal/account"
+	"github.com/cruxd/cruxd/internal/sqlite"
 )
 
 // openHooked opens a store whose WAL fsyncs go through hook once armed is
 // set (Open's own first fsync runs before).
-func openHooked(t *testing.T, armed *atomic.Bool, hook func(*os.File) error) *Store {
+func openHooked(t *testing.T, armed *atomic.Bool, hook func(*os.File) error) *sqlite.Store {
 	t.Helper()
-	s, err := open(context.Background(), filepath.Join(t.TempDir(), "cruxd.db"), func(wal *os.File) error {
+	s, err := sqlite.OpenWithSyncHook(context.Background(), filepath.Join(t.TempDir(), "cruxd.db"), func(wal *os.File) error {
 		if !armed.Load() {
-			return fdatasync(wal)
+			return sqlite.Fdatasync(wal)
 		}
 		return hook(wal)
 	})
@@ -34,26 +34,10 @@ func openHooked(t *testing.T, armed *atomic.Bool, hook func(*os.File) error) *St
 	return s
 }
 
-func newOrg(name string) *account.Organization {
-	return &account.Organization{UUID: "uuid-" + name, Name: name, Type: account.Retailer, CreatedAt: time.Now()}
-}
-
-func createOrg(s *Store, name string) error {
+func createOrg(s *sqlite.Store, name string) error {
 	return s.Update(context.Background(), func(tx account.Tx) error {
 		return tx.CreateOrganization(context.Background(), newOrg(name))
 	})
-}
-
-func hasOrg(t *testing.T, s *Store, name string) bool {
-	t.Helper()
-	err := s.View(context.Background(), func(tx account.Tx) error {
-		_, err := tx.OrganizationByName(context.Background(), name)
-		return err
-	})
-	if err != nil && account.ErrorCode(err) != account.ENOTFOUND {
-		t.Fatalf("OrganizationByName: %v", err)
-	}
-	return err == nil
 }
 
 // TestUpdateAnsweredAfterWALSync holds the fsync of the WAL: the commit is
@@ -65,7 +49,7 @@ func TestUpdateAnsweredAfterWALSync(t *testing.T) {
 	entered := make(chan struct{}, 8)
 	gate := make(chan struct{})
 	s := openHooked(t, &armed, func(wal *os.File) error {
-		err := fdatasync(wal)
+		err := sqlite.Fdatasync(wal)
 		entered <- struct{}{}
 		<-gate
 		return err
@@ -77,7 +61,7 @@ func TestUpdateAnsweredAfterWALSync(t *testing.T) {
 	first := make(chan error, 1)
 	go func() { first <- createOrg(s, "first") }()
 	<-entered // the fsync covering "first" has run and is held
-	if !hasOrg(t, s, "first") {
+	if !orgExists(t, s, "first") {
 		t.Fatal("the commit of the held Update is not visible: it was not committed before its fsync")
 	}
 	second := make(chan error, 1)
@@ -103,7 +87,7 @@ func TestUpdateAnsweredAfterWALSync(t *testing.T) {
 	if err := <-second; err != nil {
 		t.Errorf("second Update: %v", err)
 	}
-	if !hasOrg(t, s, "second") {
+	if !orgExists(t, s, "second") {
 		t.Error("second Update returned but its write is not visible")
 	}
 }
@@ -126,22 +110,5 @@ func TestWALSyncFailure(t *testing.T) {
 	}
 	if err := s.Ping(context.Background()); err == nil {
 		t.Error("Ping succeeded after a failed fsync")
-	}
-}
-
-// TestWriterSynchronousNormal: the writer's COMMIT does not fsync (syncLoop
-// does), and the store's first fsync came before Open returned.
-func TestWriterSynchronousNormal(t *testing.T) {
-	var armed atomic.Bool
-	s := openHooked(t, &armed, fdatasync)
-	var got string
-	err := s.Update(context.Background(), func(t account.Tx) error {
-		return t.(*tx).c.c.QueryRowContext(context.Background(), "PRAGMA synchronous").Scan(&got)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != "1" {
-		t.Errorf("writer's synchronous = %s, want 1 (NORMAL)", got)
 	}
 }
