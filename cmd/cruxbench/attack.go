@@ -183,7 +183,9 @@ func runAttack(spec attackSpec, pid int) *stats {
 	s.elapsed = last.Sub(first)
 	slices.Sort(s.lat)
 	if pid > 0 {
-		s.peakRSS, _ = procStatus(pid, "VmHWM")
+		if st, err := procStatus(pid); err == nil {
+			s.peakRSS = int64(st.VmHWM)
+		}
 		s.usage = readUsage(pid).sub(before)
 	}
 	s.client = readUsage(os.Getpid()).sub(self)

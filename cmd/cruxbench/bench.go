@@ -146,7 +146,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer func() { b.proc.stop() }()
 	time.Sleep(time.Second)
-	b.idleRSS, _ = procStatus(b.proc.pid(), "VmRSS")
+	if st, err := procStatus(b.proc.pid()); err == nil {
+		b.idleRSS = int64(st.VmRSS)
+	}
 	logf("cruxd idle RSS %s", mib(b.idleRSS))
 	b.saveProfile("heap", "idle.heap.pprof")
 

@@ -9,10 +9,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/prometheus/procfs"
 )
 
 // buildCruxd builds cmd/cruxd (no race detector) into dir.
@@ -101,23 +102,13 @@ func (p *process) stop() {
 
 func (p *process) pid() int { return p.cmd.Process.Pid }
 
-// procStatus returns a field of /proc/PID/status in bytes (VmRSS, VmHWM).
-func procStatus(pid int, field string) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+// procStatus returns pid's /proc/PID/status (VmRSS, VmHWM in bytes).
+func procStatus(pid int) (procfs.ProcStatus, error) {
+	p, err := procfs.NewProc(pid)
 	if err != nil {
-		return 0, err
+		return procfs.ProcStatus{}, err
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, field+":"); ok {
-			f := strings.Fields(v) // "12345 kB"
-			if len(f) < 1 {
-				break
-			}
-			kb, err := strconv.ParseInt(f[0], 10, 64)
-			return kb << 10, err
-		}
-	}
-	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
+	return p.NewStatus()
 }
 
 // procUsage is a process's CPU time and minor page faults so far
@@ -129,20 +120,16 @@ type procUsage struct {
 
 // readUsage reads pid's procUsage; the zero value if it cannot.
 func readUsage(pid int) procUsage {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	p, err := procfs.NewProc(pid)
 	if err != nil {
 		return procUsage{}
 	}
-	// Fields after the parenthesised command name: state is field 3,
-	// minflt 10, utime 14 and stime 15 (proc(5)), in clock ticks of 1/100 s.
-	_, rest, ok := strings.Cut(string(b), ") ")
-	f := strings.Fields(rest)
-	if !ok || len(f) < 13 {
+	st, err := p.Stat()
+	if err != nil {
 		return procUsage{}
 	}
-	n := func(i int) int64 { v, _ := strconv.ParseInt(f[i-3], 10, 64); return v }
 	const tick = 10 * time.Millisecond // USER_HZ is 100 on Linux
-	return procUsage{user: time.Duration(n(14)) * tick, sys: time.Duration(n(15)) * tick, minflt: n(10)}
+	return procUsage{user: time.Duration(st.UTime) * tick, sys: time.Duration(st.STime) * tick, minflt: int64(st.MinFlt)}
 }
 
 func (u procUsage) sub(v procUsage) procUsage {
