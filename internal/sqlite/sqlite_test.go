@@ -27,6 +27,13 @@ func MustOpen(tb testing.TB) *sqlite.Store {
 func mustOpenPath(tb testing.TB, path string) *sqlite.Store {
 	tb.Helper()
 	s, err := sqlite.Open(context.Background(), path)
+	return closedAtEnd(tb, s, err)
+}
+
+// closedAtEnd fails tb if opening s failed (err), else closes s when the
+// test ends.
+func closedAtEnd(tb testing.TB, s *sqlite.Store, err error) *sqlite.Store {
+	tb.Helper()
 	if err != nil {
 		tb.Fatalf("Open: %v", err)
 	}

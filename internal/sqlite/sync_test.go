@@ -23,15 +23,7 @@ func openHooked(t *testing.T, armed *atomic.Bool, hook func(*os.File) error) *sq
 		}
 		return hook(wal)
 	})
-	if err != nil {
-		t.Fatalf("open: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	})
-	return s
+	return closedAtEnd(t, s, err)
 }
 
 func createOrg(s *sqlite.Store, name string) error {
