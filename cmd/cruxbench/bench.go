@@ -59,7 +59,8 @@ type bench struct {
 	cores    int
 	hashTime time.Duration
 	parHash  float64 // hashes/s of bare argon2id on every core at once, in this process
-	users    int
+	users    int     // users in the database
+	expired  int     // expired unused reset tokens in the database
 
 	proc      *process
 	serveArgs []string // more flags for cruxd serve
@@ -100,7 +101,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	b := &bench{o: o, cores: runtime.NumCPU(), users: o.Users}
+	b := &bench{o: o, cores: runtime.NumCPU(), users: o.Users, expired: o.ExpiredTokens}
 	b.dir, err = os.MkdirTemp("", "cruxbench-")
 	if err != nil {
 		return err
@@ -131,14 +132,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if _, err := os.Stat(b.db.dsn); o.SQLiteFile != "" && err == nil {
 		b.reused = true
-		logf("reusing %s, loaded earlier with -users %d -expired-tokens %d", b.db.dsn, o.Users, o.ExpiredTokens)
+		if b.users, b.expired, err = countLoaded(ctx, b.db.dsn, time.Now()); err != nil {
+			return err
+		}
+		logf("reusing %s: %d users, %d expired reset tokens (-users and -expired-tokens ignored)", b.db.dsn, b.users, b.expired)
 	} else if err := b.load(ctx, b.db, o.Users, o.ExpiredTokens); err != nil {
 		return err
 	}
 	if o.LoadOnly {
 		return nil
 	}
-	b.partition(o.Users)
+	b.partition(b.users)
 
 	b.loadAvg[0] = loadAverage()
 	if err := b.startCruxd(b.db); err != nil {

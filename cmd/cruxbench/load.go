@@ -24,7 +24,10 @@ const benchPassword = "cruxbench password 42"
 // usersPerOrg is how many loaded users share an organization.
 const usersPerOrg = 1000
 
-func userEmail(i int) string { return fmt.Sprintf("user%d@bench.cruxd.test", i) }
+// benchDomain is the domain of every loaded user's address.
+const benchDomain = "bench.cruxd.test"
+
+func userEmail(i int) string { return fmt.Sprintf("user%d@%s", i, benchDomain) }
 
 // database is where a run's cruxd keeps its data.
 type database struct {
@@ -250,4 +253,28 @@ func loadExpiredTokens(ctx context.Context, db *database, ids []int64, n, batch 
 	}
 	_, err = sdb.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")
 	return err
+}
+
+// countLoaded returns how many users an earlier run loaded into the SQLite
+// file at path and how many of its reset tokens have expired unused at now,
+// so that a reused database is measured and described by what it holds, not
+// by this run's -users and -expired-tokens.
+func countLoaded(ctx context.Context, path string, now time.Time) (users, expired int, err error) {
+	sdb, err := sql.Open("sqlite", path+"?_pragma=query_only(1)&_pragma=busy_timeout(10000)")
+	if err != nil {
+		return 0, 0, err
+	}
+	defer sdb.Close()
+	err = sdb.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE email LIKE ?`, "%@"+benchDomain).Scan(&users)
+	if err != nil {
+		return 0, 0, fmt.Errorf("count loaded users: %w", err)
+	}
+	// Expired unused tokens are the entries of reset_tokens_unspent past
+	// their expiry: a covering-index scan, no table rows read.
+	err = sdb.QueryRowContext(ctx, `SELECT count(*) FROM reset_tokens INDEXED BY reset_tokens_unspent
+		WHERE used_at IS NULL AND revoked_at IS NULL AND expires_at <= ?`, now.UnixNano()).Scan(&expired)
+	if err != nil {
+		return 0, 0, fmt.Errorf("count expired reset tokens: %w", err)
+	}
+	return users, expired, nil
 }

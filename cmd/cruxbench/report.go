@@ -25,7 +25,7 @@ func (b *bench) report(eps []*endpoint) string {
 		loaded = "loaded by an earlier run"
 	}
 	p("- store: %s; %d users, %d expired reset tokens (%s); fsync of 4 KiB here: %v (median)\n",
-		store, b.users, b.o.ExpiredTokens, loaded, b.fsync.Round(time.Microsecond))
+		store, b.users, b.expired, loaded, b.fsync.Round(time.Microsecond))
 	p("- load: vegeta (library) over loopback in the same machine; saturation = %d requests in flight (%d for hash-bound calls) for %v; fixed rate for %v\n",
 		b.o.Workers, b.o.HashWorkers, b.o.Duration, b.o.FixedDuration)
 	p("- load average (1/5/15 min) before and after the measurements: %s → %s\n", b.loadAvg[0], b.loadAvg[1])
@@ -100,7 +100,7 @@ func (b *bench) report(eps []*endpoint) string {
 		if base, ok := b.baseline[e.key]; ok {
 			fall := 1 - e.sat.throughput()/base
 			p("| %s falls < 15%% from %d users to %d users + %d expired tokens | %.1f%% (%.0f → %.0f req/s) | %s |\n",
-				e.name, b.o.BaselineUsers, b.users, b.o.ExpiredTokens, 100*fall, base, e.sat.throughput(), check(fall < 0.15))
+				e.name, b.o.BaselineUsers, b.users, b.expired, 100*fall, base, e.sat.throughput(), check(fall < 0.15))
 		}
 	}
 	if r := b.purge; r != nil {
@@ -109,7 +109,7 @@ func (b *bench) report(eps []*endpoint) string {
 		} else {
 			t := r.traffic
 			p("| %s removes %d expired rows without stalling traffic (no error, none over 1 s) | %d reset tokens purged in %v (%.0f rows/s); Reset Password at %d/s meanwhile: p50 %s, p99 %s, max %s, errors %s | %s |\n",
-				r.what, b.o.ExpiredTokens, r.tokens, r.took.Round(time.Second), float64(r.tokens)/r.took.Seconds(), b.o.Rate, ms(t.quantile(0.5)), ms(t.quantile(0.99)), ms(t.max()), t.errorSummary(),
+				r.what, b.expired, r.tokens, r.took.Round(time.Second), float64(r.tokens)/r.took.Seconds(), b.o.Rate, ms(t.quantile(0.5)), ms(t.quantile(0.99)), ms(t.max()), t.errorSummary(),
 				check(t.ok == t.requests && t.max() <= time.Second))
 		}
 	}
