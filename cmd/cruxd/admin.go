@@ -348,11 +348,12 @@ func purgeCmd(fs *flag.FlagSet) func(context.Context, *admin) error {
 		counts, err := a.svc.Purge(ctx, account.PurgeOptions{Retention: *retention, AuditRetention: *auditRetention,
 			Batch: *batch, BatchTime: *batchTime, Pause: *pause})
 		names := map[account.PurgeKind]string{
-			account.PurgeResetTokens: "spent or expired reset tokens",
-			account.PurgeAuthTokens:  "revoked auth tokens",
-			account.PurgeOutbox:      "finished outbox messages",
-			account.PurgeAudit:       "audit events",
-			account.PurgeCounters:    "rate-limit windows",
+			account.PurgeResetTokens:       "spent or expired reset tokens",
+			account.PurgeAuthTokens:        "revoked auth tokens",
+			account.PurgeExpiredAuthTokens: "expired auth tokens",
+			account.PurgeOutbox:            "finished outbox messages",
+			account.PurgeAudit:             "audit events",
+			account.PurgeCounters:          "rate-limit windows",
 		}
 		for _, k := range account.PurgeKinds {
 			if n, ok := counts[k]; ok {

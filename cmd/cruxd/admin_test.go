@@ -195,8 +195,9 @@ func TestAdminCommands(t *testing.T) {
 	}
 }
 
-// TestPurgeCommand runs cruxd purge on a database with spent tokens and
-// old audit rows, with a tiny batch, and checks what is left.
+// TestPurgeCommand runs cruxd purge on a database with spent tokens, an
+// expired auth token and old audit rows, with a tiny batch, and checks what
+// is left.
 func TestPurgeCommand(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "cruxd.db")
 	p := startSandbox(t, db)
@@ -207,6 +208,8 @@ func TestPurgeCommand(t *testing.T) {
 		}
 	}
 	live := resetToken(t, p, roy)
+	oldSession := login(t, p, roy, royOldPW)["auth_token"].(string)
+	session := login(t, p, roy, royOldPW)
 	p.Stop(t)
 
 	// Nothing is old enough yet.
@@ -220,9 +223,14 @@ func TestPurgeCommand(t *testing.T) {
 	sqlExec(t, db, `UPDATE reset_tokens SET created_at = created_at - ?1, expires_at = expires_at - ?1,
 		revoked_at = revoked_at - ?1 WHERE revoked_at IS NOT NULL`, int64(2*365*24*time.Hour))
 	sqlExec(t, db, `UPDATE audit SET at = at - ?1`, int64(2*365*24*time.Hour))
+	sqlExec(t, db, `UPDATE auth_tokens SET created_at = created_at - ?1 WHERE digest = ?2`,
+		int64(2*365*24*time.Hour), account.Digest(oldSession))
 	out = mustCLI(t, nil, "purge", "--db", db, "--batch", "2", "--audit-retention", "8760h")
 	if !strings.Contains(out, "purged 3 spent or expired reset tokens") {
 		t.Errorf("purge did not take the 3 revoked tokens in batches of 2:\n%s", out)
+	}
+	if !strings.Contains(out, "purged 1 expired auth tokens") {
+		t.Errorf("purge did not take the auth token issued two years ago:\n%s", out)
 	}
 	if !regexp.MustCompile(`purged [1-9]\d* audit events`).MatchString(out) {
 		t.Errorf("purge did not take the old audit events:\n%s", out)
@@ -230,6 +238,10 @@ func TestPurgeCommand(t *testing.T) {
 	p = startSandbox(t, db)
 	if r := p.Do(t, "GET", "/organizations/complete-password/?token="+live, nil); r.Status != 200 {
 		t.Errorf("the live token did not survive the purge: %d %s", r.Status, r.Body)
+	}
+	detail := "/organizations/users/detail/" + session["user_uuid"].(string) + "/"
+	if r := p.Do(t, "GET", detail, nil, "Authorization", "Token "+session["auth_token"].(string)); r.Status != 200 {
+		t.Errorf("the live auth token did not survive the purge: %d %s", r.Status, r.Body)
 	}
 }
 

@@ -8,8 +8,8 @@ import (
 
 // PurgeOptions say what Purge keeps and how it shares the database.
 type PurgeOptions struct {
-	// Retention is how long spent and expired reset tokens, revoked auth
-	// tokens, finished outbox messages and rate-limit windows are kept
+	// Retention is how long spent and expired reset tokens, revoked and
+	// expired auth tokens, finished outbox messages and rate-limit windows are kept
 	// after they ended; at least an hour, so no live limit window goes.
 	Retention time.Duration
 	// AuditRetention is how long audit events are kept; at least an hour.
@@ -70,8 +70,11 @@ func (s *Service) Purge(ctx context.Context, o PurgeOptions) (map[PurgeKind]int,
 	<-pause.C
 	for _, k := range PurgeKinds {
 		before := now.Add(-o.Retention)
-		if k == PurgeAudit {
+		switch k {
+		case PurgeAudit:
 			before = now.Add(-o.AuditRetention)
+		case PurgeExpiredAuthTokens:
+			before = before.Add(-s.cfg.AuthTTL) // issued then: expired a retention ago
 		}
 		batch := min(firstPurgeBatch, o.Batch)
 		for {

@@ -97,13 +97,17 @@ type PurgeKind string
 const (
 	PurgeResetTokens PurgeKind = "reset_tokens" // used, revoked or expired before
 	PurgeAuthTokens  PurgeKind = "auth_tokens"  // revoked before
-	PurgeOutbox      PurgeKind = "outbox"       // finished (sent, dropped, gave up) before, with their attempts
-	PurgeAudit       PurgeKind = "audit"        // recorded before
-	PurgeCounters    PurgeKind = "counters"     // windows that started before
+	// Auth tokens never revoked and issued before: Service.Purge passes
+	// its retention plus AuthTTL before now, so they expired a retention
+	// ago.
+	PurgeExpiredAuthTokens PurgeKind = "expired_auth_tokens"
+	PurgeOutbox            PurgeKind = "outbox"   // finished (sent, dropped, gave up) before, with their attempts
+	PurgeAudit             PurgeKind = "audit"    // recorded before
+	PurgeCounters          PurgeKind = "counters" // windows that started before
 )
 
 // PurgeKinds lists every PurgeKind, in the order Service.Purge runs them.
-var PurgeKinds = []PurgeKind{PurgeResetTokens, PurgeAuthTokens, PurgeOutbox, PurgeAudit, PurgeCounters}
+var PurgeKinds = []PurgeKind{PurgeResetTokens, PurgeAuthTokens, PurgeExpiredAuthTokens, PurgeOutbox, PurgeAudit, PurgeCounters}
 
 // Stats are figures read from the store for monitoring.
 type Stats struct {

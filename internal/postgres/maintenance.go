@@ -37,6 +37,8 @@ var purgeSQL = map[account.PurgeKind]string{
 		SELECT id FROM reset_tokens WHERE least(used_at, revoked_at, expires_at) < $1 LIMIT $2)`,
 	account.PurgeAuthTokens: `DELETE FROM auth_tokens WHERE digest IN (
 		SELECT digest FROM auth_tokens WHERE revoked_at < $1 LIMIT $2)`,
+	account.PurgeExpiredAuthTokens: `DELETE FROM auth_tokens WHERE digest IN (
+		SELECT digest FROM auth_tokens WHERE revoked_at IS NULL AND created_at < $1 LIMIT $2)`,
 	account.PurgeOutbox: `DELETE FROM outbox WHERE id IN (
 		SELECT id FROM outbox WHERE status <> 'pending' AND finished_at < $1 LIMIT $2)`,
 	account.PurgeAudit: `DELETE FROM audit WHERE id IN (

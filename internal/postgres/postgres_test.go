@@ -678,7 +678,7 @@ func TestPurgeStatsAuditByEmail(t *testing.T) {
 		before := t0.Add(90 * time.Minute)
 		for kind, want := range map[account.PurgeKind]int{
 			account.PurgeResetTokens: 2, account.PurgeAudit: 2, account.PurgeCounters: 1,
-			account.PurgeOutbox: 0, account.PurgeAuthTokens: 0,
+			account.PurgeOutbox: 0, account.PurgeAuthTokens: 0, account.PurgeExpiredAuthTokens: 0,
 		} {
 			n, err := tx.Purge(ctx, kind, before, 10)
 			if err != nil || n != want {

@@ -45,6 +45,8 @@ var purgeSQL = map[account.PurgeKind]string{
 		WHERE ` + sqlResetTokenEnded + ` < ?1 LIMIT ?2)`,
 	account.PurgeAuthTokens: `DELETE FROM auth_tokens WHERE rowid IN (SELECT rowid FROM auth_tokens
 		WHERE revoked_at < ?1 LIMIT ?2)`,
+	account.PurgeExpiredAuthTokens: `DELETE FROM auth_tokens WHERE rowid IN (SELECT rowid FROM auth_tokens
+		WHERE revoked_at IS NULL AND created_at < ?1 LIMIT ?2)`,
 	account.PurgeAudit: `DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE at < ?1 LIMIT ?2)`,
 	account.PurgeCounters: `DELETE FROM counters WHERE (key, window_start) IN (SELECT key, window_start
 		FROM counters WHERE window_start < ?1 LIMIT ?2)`, // WITHOUT ROWID

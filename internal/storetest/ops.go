@@ -125,6 +125,22 @@ func testPurge(t *testing.T, s account.Store) {
 		}
 		return nil
 	})
+	// Expired auth tokens: never revoked and issued before t0 go ("auth
+	// live", issued a minute before), issued later stay.
+	update(t, s, func(tx account.Tx) error {
+		return tx.CreateAuthToken(ctx, &account.AuthToken{Digest: account.Digest("auth later"), UserID: u.ID, CreatedAt: at(minute)})
+	})
+	if n := purgeAll(t, s, account.PurgeExpiredAuthTokens, 1); n != 1 {
+		t.Errorf("purged %d expired auth tokens, want 1", n)
+	}
+	view(t, s, func(tx account.Tx) error {
+		_, err := tx.UserByAuthToken(ctx, account.Digest("auth live"), time.Time{})
+		wantCode(t, "auth token issued before t0 after the purge", err, account.ENOTFOUND)
+		if _, err := tx.UserByAuthToken(ctx, account.Digest("auth later"), time.Time{}); err != nil {
+			t.Errorf("auth token issued after t0, after the purge: %v", err)
+		}
+		return nil
+	})
 
 	// Outbox: finished before t0 go with their attempts; pending and
 	// finished later stay.
