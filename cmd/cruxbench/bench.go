@@ -132,10 +132,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if _, err := os.Stat(b.db.dsn); o.SQLiteFile != "" && err == nil {
 		b.reused = true
+		n, err := forgetEarlierRuns(ctx, b.db.dsn, o.Batch)
+		if err != nil {
+			return err
+		}
 		if b.users, b.expired, err = countLoaded(ctx, b.db.dsn, time.Now()); err != nil {
 			return err
 		}
-		logf("reusing %s: %d users, %d expired reset tokens (-users and -expired-tokens ignored)", b.db.dsn, b.users, b.expired)
+		logf("reusing %s: %d users, %d expired reset tokens (-users and -expired-tokens ignored); deleted the %d reset tokens of earlier runs", b.db.dsn, b.users, b.expired, n)
 	} else if err := b.load(ctx, b.db, o.Users, o.ExpiredTokens); err != nil {
 		return err
 	}
