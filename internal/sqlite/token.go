@@ -75,18 +75,22 @@ func scanResetToken(scan func(...any) error, digest []byte) (*account.ResetToken
 	return &rt, nil
 }
 
+// sqlRevokeResetTokens revokes at ?2 the live tokens of user ?1 but the
+// newest ?3: a search of reset_tokens_unspent for the user's entries not
+// expired at ?2 (migration 7, TestQueryPlans).
+const sqlRevokeResetTokens = `UPDATE reset_tokens SET revoked_at = ?2 WHERE id IN (
+	SELECT id FROM reset_tokens
+	WHERE user_id = ?1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?2
+	ORDER BY created_at DESC, id DESC LIMIT -1 OFFSET ?3)`
+
 // RevokeResetTokens revokes the user's live tokens at now except the newest
 // keep ones (by created_at, then id) and returns how many it revoked.
 func (t *tx) RevokeResetTokens(_ context.Context, userID int64, keep int, now time.Time) (int, error) {
 	if err := t.checkWrite(); err != nil {
 		return 0, err
 	}
-	const q = `UPDATE reset_tokens SET revoked_at = ? WHERE id IN (
-		SELECT id FROM reset_tokens
-		WHERE user_id = ? AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?
-		ORDER BY created_at DESC, id DESC LIMIT -1 OFFSET ?)`
 	n := now.UnixNano()
-	count, err := affected(t.exec(q, n, userID, n, max(keep, 0)))
+	count, err := affected(t.exec(sqlRevokeResetTokens, userID, n, max(keep, 0)))
 	if err != nil {
 		return 0, fmt.Errorf("revoke reset tokens: %w", err)
 	}
