@@ -205,3 +205,21 @@ func TestNoSecretsAtRest(t *testing.T) {
 		}
 	}
 }
+
+// TestSandboxBanner checks what a newcomer reads on the first start: the
+// demo accounts and their passwords, that no mail goes out without an SMTP
+// server, and where cruxd listens, last.
+func TestSandboxBanner(t *testing.T) {
+	p := startSandbox(t, filepath.Join(t.TempDir(), "cruxd.db"))
+	lines := strings.Split(strings.TrimSpace(p.Stdout()), "\n")
+	out := strings.Join(lines, "\n")
+	for _, want := range []string{"seeded the demo accounts:", roy, "password " + royOldPW,
+		"no --smtp-url: Reset Password sends no mail; its answer carries the token"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("banner lacks %q:\n%s", want, out)
+		}
+	}
+	if last := lines[len(lines)-1]; !strings.HasPrefix(last, "listening on http://127.0.0.1:") {
+		t.Errorf("banner's last line %q, want the address", last)
+	}
+}

@@ -132,6 +132,11 @@ func printBanner(w io.Writer, c *config, addr string, seeded bool) {
 			}
 			fmt.Fprintf(w, "  %-30s %-16s %s\n", u.Email, u.Org, pw)
 		}
+		if c.SMTPURL == "" {
+			// Said once here rather than logged on every reset: a flood
+			// of resets would double the log.
+			fmt.Fprintln(w, "no --smtp-url: Reset Password sends no mail; its answer carries the token")
+		}
 	}
 	fmt.Fprintf(w, "listening on http://%s\n", addr)
 }

@@ -72,8 +72,6 @@ func (s *Service) RequestReset(ctx context.Context, rawEmail string, m Meta) (st
 	s.cfg.Observer.ResetRequested()
 	if s.cfg.Mail {
 		s.mailWasQueued()
-	} else {
-		s.log.Info("reset mail not sent: no SMTP server configured", "kind", MailReset)
 	}
 	return token, nil
 }
