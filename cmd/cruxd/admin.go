@@ -336,7 +336,7 @@ func userResetLink(fs *flag.FlagSet) func(context.Context, *admin) error {
 }
 
 func purgeCmd(fs *flag.FlagSet) func(context.Context, *admin) error {
-	retention := fs.Duration("retention", 7*24*time.Hour, "keep spent tokens, finished mails and limit windows this long after they ended (1h at least)")
+	retention := fs.Duration("retention", 7*24*time.Hour, "keep spent or expired tokens, finished mails and limit windows this long after they ended (1h at least)")
 	auditRetention := fs.Duration("audit-retention", 365*24*time.Hour, "keep audit events this long")
 	batch := fs.Int("batch", account.DefaultPurgeBatch, "rows deleted per transaction at most (the size adapts to --batch-time)")
 	batchTime := fs.Duration("batch-time", account.DefaultPurgeBatchTime, "how long one transaction may hold the database's write lock")

@@ -91,7 +91,7 @@ func newFlagSet(name string, c *config, serve bool, stderr io.Writer) *flag.Flag
 		fs.StringVar(&c.ProductName, "product-name", "cruxd", "product name shown on the reset pages")
 		fs.StringVar(&c.ReturnURL, "return-url", "", "the app's URL, linked from the reset pages once the password changed")
 		fs.DurationVar(&c.PurgeInterval, "purge-interval", time.Hour, "how often the server purges what ended (as `cruxd purge`), in short transactions between requests (0: never)")
-		fs.DurationVar(&c.PurgeRetention, "purge-retention", 7*24*time.Hour, "periodic purge: keep spent tokens, finished mails and limit windows this long after they ended (1h at least)")
+		fs.DurationVar(&c.PurgeRetention, "purge-retention", 7*24*time.Hour, "periodic purge: keep spent or expired tokens, finished mails and limit windows this long after they ended (1h at least)")
 		fs.DurationVar(&c.PurgeAuditRetention, "purge-audit-retention", 365*24*time.Hour, "periodic purge: keep audit events this long (1h at least)")
 		fs.DurationVar(&c.ReadTimeout, "read-timeout", 10*time.Second, "how long a client may take to send a request's headers, and its whole request")
 	}

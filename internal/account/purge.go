@@ -9,8 +9,9 @@ import (
 // PurgeOptions say what Purge keeps and how it shares the database.
 type PurgeOptions struct {
 	// Retention is how long spent and expired reset tokens, revoked and
-	// expired auth tokens, finished outbox messages and rate-limit windows are kept
-	// after they ended; at least an hour, so no live limit window goes.
+	// expired auth tokens, finished outbox messages and rate-limit windows
+	// are kept after they ended; at least an hour, so no live limit window
+	// goes.
 	Retention time.Duration
 	// AuditRetention is how long audit events are kept; at least an hour.
 	AuditRetention time.Duration
