@@ -76,11 +76,15 @@ func oneLineError(t *testing.T, what string, r cliResult, want string) {
 
 var tokenLine = regexp.MustCompile(`reset token for \S+: ([A-Za-z0-9]{20})\n`)
 
-// TestAdminCommands runs the admin commands of the issue on a real SQLite
-// file, checks their effect through the API of a real cruxd on the same
-// file, and checks that bad input gets one line and a non-zero exit.
+// TestAdminCommands runs the admin commands of the issue on each store (a
+// real SQLite file, a real PostgreSQL database), checks their effect through
+// the API of a real cruxd on the same database, and checks that bad input
+// gets one line and a non-zero exit.
 func TestAdminCommands(t *testing.T) {
-	db := filepath.Join(t.TempDir(), "cruxd.db")
+	forEachStore(t, testAdminCommands)
+}
+
+func testAdminCommands(t *testing.T, db string) {
 	const pw = "a long admin-chosen passphrase 7"
 
 	mustCLI(t, nil, "org", "add", "--db", db, "--name", "Acme Retail", "--type", "RETAILER")
