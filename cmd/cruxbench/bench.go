@@ -132,14 +132,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if _, err := os.Stat(b.db.dsn); o.SQLiteFile != "" && err == nil {
 		b.reused = true
-		n, err := forgetEarlierRuns(ctx, b.db.dsn, o.Batch)
+		l, err := prepareReuse(ctx, b.db.dsn, o.Batch, time.Now())
 		if err != nil {
 			return err
 		}
-		if b.users, b.expired, err = countLoaded(ctx, b.db.dsn, time.Now()); err != nil {
-			return err
-		}
-		logf("reusing %s: %d users, %d expired reset tokens (-users and -expired-tokens ignored); deleted the %d reset tokens of earlier runs", b.db.dsn, b.users, b.expired, n)
+		b.users, b.expired = l.users, l.expired
+		logf("reusing %s: %d users, %d expired reset tokens (-users and -expired-tokens ignored); deleted the %d reset tokens of earlier runs", b.db.dsn, b.users, b.expired, l.deleted)
 	} else if err := b.load(ctx, b.db, o.Users, o.ExpiredTokens); err != nil {
 		return err
 	}

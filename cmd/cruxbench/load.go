@@ -203,14 +203,11 @@ func loadExpiredTokens(ctx context.Context, db *database, ids []int64, n, batch 
 		return nil
 	}
 
-	// The loader's own connection may trade durability for speed: a crash
-	// during loading only loses the benchmark's database.
-	sdb, err := sql.Open("sqlite", db.dsn+"?_pragma=journal_mode(WAL)&_pragma=synchronous(OFF)&_pragma=cache_size(-262144)&_pragma=busy_timeout(10000)")
+	sdb, err := openDirect(db.dsn)
 	if err != nil {
 		return err
 	}
 	defer sdb.Close()
-	sdb.SetMaxOpenConns(1)
 	const perStmt = 500
 	stmtSQL := "INSERT INTO reset_tokens (digest, user_id, created_at, expires_at) VALUES " +
 		strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?),", perStmt), ",")
@@ -255,68 +252,78 @@ func loadExpiredTokens(ctx context.Context, db *database, ids []int64, n, batch 
 	return err
 }
 
-// countLoaded returns how many users an earlier run loaded into the SQLite
-// file at path and how many of its reset tokens have expired unused at now,
-// so that a reused database is measured and described by what it holds, not
-// by this run's -users and -expired-tokens.
-func countLoaded(ctx context.Context, path string, now time.Time) (users, expired int, err error) {
-	sdb, err := sql.Open("sqlite", path+"?_pragma=query_only(1)&_pragma=busy_timeout(10000)")
+// openDirect opens the SQLite file at path beside the store, for the
+// benchmark's own bulk work on its data (loading junk tokens, removing what
+// earlier runs left). It trades durability for speed: a crash only loses the
+// benchmark's database.
+func openDirect(path string) (*sql.DB, error) {
+	sdb, err := sql.Open("sqlite", path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(OFF)&_pragma=cache_size(-262144)&_pragma=busy_timeout(10000)")
 	if err != nil {
-		return 0, 0, err
+		return nil, err
 	}
-	defer sdb.Close()
-	err = sdb.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE email LIKE ?`, "%@"+benchDomain).Scan(&users)
-	if err != nil {
-		return 0, 0, fmt.Errorf("count loaded users: %w", err)
-	}
-	// Expired unused tokens are the entries of reset_tokens_unspent past
-	// their expiry: a covering-index scan, no table rows read.
-	err = sdb.QueryRowContext(ctx, `SELECT count(*) FROM reset_tokens INDEXED BY reset_tokens_unspent
-		WHERE used_at IS NULL AND revoked_at IS NULL AND expires_at <= ?`, now.UnixNano()).Scan(&expired)
-	if err != nil {
-		return 0, 0, fmt.Errorf("count expired reset tokens: %w", err)
-	}
-	return users, expired, nil
+	sdb.SetMaxOpenConns(1)
+	return sdb, nil
 }
 
-// forgetEarlierRuns deletes from the reused SQLite file at path every reset
-// token that ended after the users were loaded: those that earlier runs
-// issued (live, used, revoked, or expired since). The loaded tokens all
-// expired before the load, so every run starts from the loaded state. Left
-// in place, they change what is measured: after a dozen runs within the
-// tokens' 2-hour lifetime every user Reset Password picks has three live
-// tokens, and each reset also revokes one. It returns how many it deleted.
-func forgetEarlierRuns(ctx context.Context, path string, batch int) (int, error) {
-	sdb, err := sql.Open("sqlite", path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(OFF)&_pragma=busy_timeout(10000)")
+// loaded is what a reused SQLite file holds once prepared for a run.
+type loaded struct {
+	users   int // users an earlier run loaded
+	expired int // reset tokens expired unused
+	deleted int // reset tokens of earlier runs, deleted
+}
+
+// prepareReuse readies the SQLite file at path, loaded by an earlier run,
+// for this one. It deletes every reset token that ended after the users were
+// loaded: those earlier runs issued (live, used, revoked, or expired
+// since). The loaded tokens all expired before the load, so every run
+// starts from the loaded state; left in place, the others change what is
+// measured (after a dozen runs within the tokens' 2-hour lifetime every
+// user Reset Password picks has three live tokens, and each reset also
+// revokes one). Then it counts what the file holds, so that the run is
+// measured and described by that, not by this run's -users and
+// -expired-tokens.
+func prepareReuse(ctx context.Context, path string, batch int, now time.Time) (loaded, error) {
+	var l loaded
+	sdb, err := openDirect(path)
 	if err != nil {
-		return 0, err
+		return l, err
 	}
 	defer sdb.Close()
-	sdb.SetMaxOpenConns(1)
 	var loadedAt sql.NullInt64
-	err = sdb.QueryRowContext(ctx, `SELECT max(created_at) FROM users WHERE email LIKE ?`, "%@"+benchDomain).Scan(&loadedAt)
-	if err != nil || !loadedAt.Valid {
-		return 0, fmt.Errorf("time of the load: %v", err)
+	err = sdb.QueryRowContext(ctx, `SELECT count(*), max(created_at) FROM users WHERE email LIKE ?`, "%@"+benchDomain).Scan(&l.users, &loadedAt)
+	if err != nil {
+		return l, fmt.Errorf("count loaded users: %w", err)
 	}
-	// The expression of the index reset_tokens_ended (internal/sqlite), so
-	// that each batch is a range search.
+	if !loadedAt.Valid {
+		return l, fmt.Errorf("%s holds no users loaded by cruxbench (…@%s): remove it or name another -sqlite file", path, benchDomain)
+	}
+	// The expression of the index reset_tokens_ended (internal/sqlite
+	// sqlResetTokenEnded), so that each batch is a range search.
 	const del = `DELETE FROM reset_tokens WHERE id IN (SELECT id FROM reset_tokens
 		WHERE min(expires_at, ifnull(used_at, expires_at), ifnull(revoked_at, expires_at)) >= ? LIMIT ?)`
-	deleted := 0
 	for {
 		res, err := sdb.ExecContext(ctx, del, loadedAt.Int64, batch)
 		if err != nil {
-			return deleted, fmt.Errorf("delete the tokens of earlier runs: %w", err)
+			return l, fmt.Errorf("delete the tokens of earlier runs: %w", err)
 		}
 		n, err := res.RowsAffected()
 		if err != nil {
-			return deleted, err
+			return l, err
 		}
-		deleted += int(n)
+		l.deleted += int(n)
 		if int(n) < batch {
 			break
 		}
 	}
-	_, err = sdb.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")
-	return deleted, err
+	if _, err := sdb.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+		return l, err
+	}
+	// Expired unused tokens are the entries of reset_tokens_unspent past
+	// their expiry: a search of the covering index, no table rows read.
+	err = sdb.QueryRowContext(ctx, `SELECT count(*) FROM reset_tokens INDEXED BY reset_tokens_unspent
+		WHERE used_at IS NULL AND revoked_at IS NULL AND expires_at <= ?`, now.UnixNano()).Scan(&l.expired)
+	if err != nil {
+		return l, fmt.Errorf("count expired reset tokens: %w", err)
+	}
+	return l, nil
 }
