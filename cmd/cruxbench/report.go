@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -86,7 +87,9 @@ func (b *bench) report(eps []*endpoint) string {
 			ms(f.max()), f.codes[0], check(f.max() <= 2*time.Second && f.codes[0] == 0))
 	}
 	p("| idle RSS < 30 MiB | %s | %s |\n", mib(b.idleRSS), check(b.idleRSS < 30<<20))
-	if b.startupErr != nil {
+	if errors.Is(b.startupErr, errNoProbe) {
+		p("| start-up < 200 ms | %v | – |\n", b.startupErr)
+	} else if b.startupErr != nil {
 		p("| start-up < 200 ms | error: %v | **missed** |\n", b.startupErr)
 	} else if len(b.startups) > 0 {
 		med := b.startups[len(b.startups)/2]
