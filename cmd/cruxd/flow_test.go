@@ -211,8 +211,8 @@ func TestNoSecretsAtRest(t *testing.T) {
 // server, and where cruxd listens, last.
 func TestSandboxBanner(t *testing.T) {
 	p := startSandbox(t, filepath.Join(t.TempDir(), "cruxd.db"))
-	lines := strings.Split(strings.TrimSpace(p.Stdout()), "\n")
-	out := strings.Join(lines, "\n")
+	out := strings.TrimSpace(p.Stdout())
+	lines := strings.Split(out, "\n")
 	for _, want := range []string{"seeded the demo accounts:", roy, "password " + royOldPW,
 		"no --smtp-url: Reset Password sends no mail; its answer carries the token"} {
 		if !strings.Contains(out, want) {
