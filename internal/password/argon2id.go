@@ -96,13 +96,20 @@ func phcUint(s, prefix string) (uint64, error) {
 }
 
 // b64Bounded decodes unpadded standard base64 of between lo and hi bytes.
+// The text's length bounds what decoding allocates; the decoded length is
+// checked too, since the decoder skips '\r' and '\n' (a key of newlines
+// alone decodes to nothing, and argon2 panics on a zero-length key).
 func b64Bounded(s string, lo, hi int) ([]byte, error) {
+	errLen := fmt.Errorf("length not in [%d, %d] bytes", lo, hi)
 	if len(s) < b64.EncodedLen(lo) || len(s) > b64.EncodedLen(hi) {
-		return nil, fmt.Errorf("length not in [%d, %d] bytes", lo, hi)
+		return nil, errLen
 	}
 	b, err := b64.DecodeString(s)
 	if err != nil {
 		return nil, errors.New("not unpadded standard base64")
+	}
+	if len(b) < lo || len(b) > hi {
+		return nil, errLen
 	}
 	return b, nil
 }

@@ -178,6 +178,10 @@ func TestVerifyMalformed(t *testing.T) {
 		{"argon2id salt 4 bytes", "$argon2id$v=19$m=256,t=2,p=1$c2FsdA$" + key, ErrMalformed},
 		{"argon2id salt huge", "$argon2id$v=19$m=256,t=2,p=1$" + strings.Repeat("A", 1<<20) + "$" + key, ErrMalformed},
 		{"argon2id key 8 bytes", "$argon2id$v=19$m=256,t=2,p=1$" + salt + "$c29tZXNhbHQ", ErrMalformed},
+		// The base64 decoder skips newlines: long enough as text, empty as bytes.
+		{"argon2id key of newlines", "$argon2id$v=19$m=256,t=2,p=1$" + salt + "$" + strings.Repeat("\r", 43), ErrMalformed},
+		{"argon2id salt of newlines", "$argon2id$v=19$m=256,t=2,p=1$" + strings.Repeat("\n", 11) + "$" + key, ErrMalformed},
+		{"argon2id key 3 bytes and newlines", "$argon2id$v=19$m=256,t=2,p=1$" + salt + "$YWJj" + strings.Repeat("\r", 39), ErrMalformed},
 		{"argon2id padded base64", "$argon2id$v=19$m=256,t=2,p=1$" + salt + "$" + key + "=", ErrMalformed},
 		{"argon2id bad base64", "$argon2id$v=19$m=256,t=2,p=1$" + salt + "$" + strings.Repeat("*", 43), ErrMalformed},
 		{"django missing field", "pbkdf2_sha256$1000$" + djangoKey, ErrMalformed},
