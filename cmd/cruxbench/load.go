@@ -173,8 +173,8 @@ func expiredTokens(r *mrand.Rand, ids []int64, n int, now time.Time) []expiredTo
 
 // loadExpiredTokens inserts n expired reset-token rows in transactions of
 // batch rows. The rows are junk no request ever names, so they bypass the
-// store: a prepared multi-row INSERT on SQLite, COPY on PostgreSQL. Their
-// digests are random, like real ones, so the unique index grows as it would.
+// store: a prepared multi-row INSERT on SQLite, COPY on PostgreSQL. They
+// take ids in order and have random digests, as tokens cruxd issued would.
 func loadExpiredTokens(ctx context.Context, db *database, ids []int64, n, batch int, progress func(done int)) error {
 	if n <= 0 {
 		return nil

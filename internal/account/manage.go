@@ -59,17 +59,18 @@ func (s *Service) IssueResetToken(ctx context.Context, email string, by Meta) (s
 	if err != nil {
 		return "", err
 	}
-	token, err := newResetToken(s.Rand)
+	draft, err := s.draftResetToken(ctx)
 	if err != nil {
 		return "", err
 	}
+	var token string
 	now := s.now()
 	err = s.store.Update(ctx, func(tx Tx) error {
 		userID, err := activeUserByEmail(ctx, tx, email)
 		if err != nil {
 			return err
 		}
-		if err := s.issueResetToken(ctx, tx, userID, token, now); err != nil {
+		if token, err = s.issueResetToken(ctx, tx, draft, userID, now); err != nil {
 			return err
 		}
 		return tx.AppendAudit(ctx, &AuditEvent{At: now, Action: AuditResetRequested, EmailDigest: Digest(email),

@@ -192,10 +192,10 @@ type preparedMail struct {
 // per-address limit and mints the token, in one transaction. A message with
 // nothing to send is recorded as MailDropped in that transaction.
 func (s *Service) prepareMail(ctx context.Context, m *OutboxMessage) (*preparedMail, error) {
-	var token string
+	var draft resetDraft
 	if m.Kind == MailReset {
 		var err error
-		if token, err = newResetToken(s.Rand); err != nil {
+		if draft, err = s.draftResetToken(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -224,10 +224,9 @@ func (s *Service) prepareMail(ctx context.Context, m *OutboxMessage) (*preparedM
 		}
 		p.userID, p.mail.To, p.mail.FirstName = u.ID, u.Email, u.FirstName
 		if m.Kind == MailReset {
-			if err := s.issueResetToken(ctx, tx, u.ID, token, now); err != nil {
+			if p.mail.Token, err = s.issueResetToken(ctx, tx, draft, u.ID, now); err != nil {
 				return err
 			}
-			p.mail.Token = token
 		}
 		return nil
 	})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"time"
 )
 
@@ -42,10 +43,11 @@ func (s *Service) RequestReset(ctx context.Context, rawEmail string, m Meta) (st
 		return "", nil
 	}
 
-	token, err := newResetToken(s.Rand)
+	draft, err := s.draftResetToken(ctx)
 	if err != nil {
 		return "", err
 	}
+	var token string
 	err = s.store.Update(ctx, func(tx Tx) error {
 		if err := ipLimit(ctx, tx); err != nil {
 			return err
@@ -54,7 +56,7 @@ func (s *Service) RequestReset(ctx context.Context, rawEmail string, m Meta) (st
 		if err != nil {
 			return err
 		}
-		if err := s.issueResetToken(ctx, tx, userID, token, now); err != nil {
+		if token, err = s.issueResetToken(ctx, tx, draft, userID, now); err != nil {
 			return err
 		}
 		if s.cfg.Mail {
@@ -89,17 +91,80 @@ func activeUserByEmail(ctx context.Context, tx Tx, email string) (int64, error) 
 	return id, nil
 }
 
-// issueResetToken stores a new token's digest for the user and retires the
-// oldest live tokens beyond LiveResetTokens.
-func (s *Service) issueResetToken(ctx context.Context, tx Tx, userID int64, token string, now time.Time) error {
-	t := &ResetToken{Digest: Digest(token), UserID: userID, CreatedAt: now, ExpiresAt: now.Add(s.cfg.ResetTTL)}
+// resetTokenIDs names the key of tokenIDs among the store's secrets.
+const resetTokenIDsSecret = "reset-token-ids"
+
+// resetTokenIDs returns the permutation that names reset tokens' rows. The
+// first call loads its key from the store, which creates it on a new
+// database.
+func (s *Service) resetTokenIDs(ctx context.Context) (*tokenIDs, error) {
+	if m := s.resetIDs.Load(); m != nil {
+		return m, nil
+	}
+	s.resetIDsMu.Lock()
+	defer s.resetIDsMu.Unlock()
+	if m := s.resetIDs.Load(); m != nil {
+		return m, nil
+	}
+	fresh := make([]byte, tokenIDsKeyLen)
+	if _, err := io.ReadFull(s.Rand, fresh); err != nil {
+		return nil, fmt.Errorf("read random: %w", err)
+	}
+	var key []byte
+	err := s.store.Update(ctx, func(tx Tx) (err error) {
+		key, err = tx.Secret(ctx, resetTokenIDsSecret, fresh)
+		return err
+	})
+	if err != nil {
+		return nil, storeErr(fmt.Errorf("load reset token id key: %w", err))
+	}
+	m, err := newTokenIDs(key)
+	if err != nil {
+		return nil, err
+	}
+	s.resetIDs.Store(m)
+	return m, nil
+}
+
+// resetDraft is what issuing a reset token needs before its transaction:
+// the permutation that names its row, and its random part.
+type resetDraft struct {
+	ids    *tokenIDs
+	secret string
+}
+
+func (s *Service) draftResetToken(ctx context.Context) (resetDraft, error) {
+	ids, err := s.resetTokenIDs(ctx)
+	if err != nil {
+		return resetDraft{}, err
+	}
+	secret, err := newResetSecret(s.Rand)
+	if err != nil {
+		return resetDraft{}, err
+	}
+	return resetDraft{ids, secret}, nil
+}
+
+// issueResetToken stores a new token's digest for the user, retires the
+// oldest live tokens beyond LiveResetTokens, and returns the token.
+func (s *Service) issueResetToken(ctx context.Context, tx Tx, d resetDraft, userID int64, now time.Time) (string, error) {
+	id, err := tx.NextResetTokenID(ctx)
+	if err != nil {
+		return "", fmt.Errorf("next reset token id: %w", err)
+	}
+	name, err := d.ids.encode(id)
+	if err != nil {
+		return "", err
+	}
+	token := name + d.secret
+	t := &ResetToken{ID: id, Digest: Digest(token), UserID: userID, CreatedAt: now, ExpiresAt: now.Add(s.cfg.ResetTTL)}
 	if err := tx.CreateResetToken(ctx, t); err != nil {
-		return fmt.Errorf("create reset token: %w", err)
+		return "", fmt.Errorf("create reset token: %w", err)
 	}
 	if _, err := tx.RevokeResetTokens(ctx, userID, s.cfg.LiveResetTokens, now); err != nil {
-		return fmt.Errorf("retire old reset tokens: %w", err)
+		return "", fmt.Errorf("retire old reset tokens: %w", err)
 	}
-	return nil
+	return token, nil
 }
 
 // ValidateReset returns the e-mail address of the account the live reset
@@ -108,9 +173,13 @@ func (s *Service) ValidateReset(ctx context.Context, token string) (string, erro
 	if !wellFormedResetToken(token) {
 		return "", Errorf(ENOTFOUND, MsgInvalidToken)
 	}
+	ids, err := s.resetTokenIDs(ctx)
+	if err != nil {
+		return "", err
+	}
 	var email string
-	err := s.store.View(ctx, func(tx Tx) error {
-		u, err := s.liveTokenUser(ctx, tx, token)
+	err = s.store.View(ctx, func(tx Tx) error {
+		_, u, err := s.liveTokenUser(ctx, tx, ids, token)
 		if err != nil {
 			return err
 		}
@@ -120,23 +189,42 @@ func (s *Service) ValidateReset(ctx context.Context, token string) (string, erro
 	return email, storeErr(err)
 }
 
-// liveTokenUser returns the active user owning a live token.
-func (s *Service) liveTokenUser(ctx context.Context, tx Tx, token string) (*User, error) {
+// liveResetToken returns the live token that token is: the row its first
+// characters name, if the digests match, or else a legacy token with its
+// digest. ENOTFOUND if there is none.
+func liveResetToken(ctx context.Context, tx Tx, ids *tokenIDs, token string, now time.Time) (*ResetToken, error) {
 	d := Digest(token)
-	t, err := tx.LiveResetToken(ctx, d, s.now())
+	if id, ok := ids.decode(token); ok {
+		t, err := tx.LiveResetToken(ctx, id, now)
+		if err == nil && sameDigest(t.Digest, d) {
+			return t, nil
+		} else if err != nil && ErrorCode(err) != ENOTFOUND {
+			return nil, fmt.Errorf("find reset token: %w", err)
+		}
+	}
+	t, err := tx.LiveLegacyResetToken(ctx, d, now)
 	if ErrorCode(err) == ENOTFOUND || err == nil && !sameDigest(t.Digest, d) {
 		return nil, Errorf(ENOTFOUND, MsgInvalidToken)
 	} else if err != nil {
-		return nil, fmt.Errorf("find reset token: %w", err)
+		return nil, fmt.Errorf("find legacy reset token: %w", err)
+	}
+	return t, nil
+}
+
+// liveTokenUser returns a live token and the active user owning it.
+func (s *Service) liveTokenUser(ctx context.Context, tx Tx, ids *tokenIDs, token string) (*ResetToken, *User, error) {
+	t, err := liveResetToken(ctx, tx, ids, token, s.now())
+	if err != nil {
+		return nil, nil, err
 	}
 	u, err := tx.UserByID(ctx, t.UserID)
 	if err != nil {
-		return nil, fmt.Errorf("find token's user: %w", err)
+		return nil, nil, fmt.Errorf("find token's user: %w", err)
 	}
 	if u.Status != StatusActive {
-		return nil, Errorf(ENOTFOUND, MsgInvalidToken)
+		return nil, nil, Errorf(ENOTFOUND, MsgInvalidToken)
 	}
-	return u, nil
+	return t, u, nil
 }
 
 // CompleteReset sets a new password with a live reset token. In one
@@ -150,12 +238,19 @@ func (s *Service) CompleteReset(ctx context.Context, token, password string, m M
 	if !wellFormedResetToken(token) {
 		return Errorf(ENOTFOUND, MsgInvalidToken)
 	}
+	ids, err := s.resetTokenIDs(ctx)
+	if err != nil {
+		return err
+	}
 	unlock := s.tokenLocks.lock(token)
 	defer unlock()
 
-	var u *User
-	err := s.store.View(ctx, func(tx Tx) (err error) {
-		u, err = s.liveTokenUser(ctx, tx, token)
+	var (
+		live *ResetToken
+		u    *User
+	)
+	err = s.store.View(ctx, func(tx Tx) (err error) {
+		live, u, err = s.liveTokenUser(ctx, tx, ids, token)
 		return err
 	})
 	if err != nil {
@@ -170,7 +265,7 @@ func (s *Service) CompleteReset(ctx context.Context, token, password string, m M
 	}
 	now := s.now()
 	err = s.store.Update(ctx, func(tx Tx) error {
-		t, err := tx.ConsumeResetToken(ctx, Digest(token), now)
+		t, err := tx.ConsumeResetToken(ctx, live.ID, live.Digest, now)
 		if ErrorCode(err) == ENOTFOUND {
 			return Errorf(ENOTFOUND, MsgInvalidToken)
 		} else if err != nil {
@@ -227,9 +322,13 @@ func (s *Service) RevokeReset(ctx context.Context, token string, m Meta) error {
 	if !wellFormedResetToken(token) {
 		return Errorf(ENOTFOUND, MsgInvalidToken)
 	}
+	ids, err := s.resetTokenIDs(ctx)
+	if err != nil {
+		return err
+	}
 	now := s.now()
-	err := s.store.Update(ctx, func(tx Tx) error {
-		u, err := s.liveTokenUser(ctx, tx, token)
+	err = s.store.Update(ctx, func(tx Tx) error {
+		_, u, err := s.liveTokenUser(ctx, tx, ids, token)
 		if err != nil {
 			return err
 		}

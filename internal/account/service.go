@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"runtime"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -130,7 +132,9 @@ type Service struct {
 
 	hashSlots  chan struct{}
 	tokenLocks keyedMutex
-	mailQueued chan struct{} // wakes RunOutbox when a mail was queued
+	resetIDs   atomic.Pointer[tokenIDs] // nil until resetTokenIDs loads the key
+	resetIDsMu sync.Mutex               // one key load at a time
+	mailQueued chan struct{}            // wakes RunOutbox when a mail was queued
 }
 
 // NewService returns a Service on store. A nil logger discards.

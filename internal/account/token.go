@@ -1,28 +1,47 @@
 package account
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
 	"fmt"
 	"io"
+	"strings"
 )
 
 // Token formats of API.md.
 const (
 	ResetTokenLen    = 20
+	resetIDLen       = 8                          // the row id, masked (tokenIDs)
+	resetSecretLen   = ResetTokenLen - resetIDLen // 12 random characters, 71 bits
 	resetAlphabet    = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 	authTokenBytes   = 20 // 40 hex characters, 160 bits
 	maxTokenInputLen = 128
 )
 
-// newResetToken returns 20 characters drawn uniformly from [A-Za-z0-9].
-// Bytes ≥ 248 (the largest multiple of 62 below 256) are rejected so that
-// every character is equally likely.
-func newResetToken(r io.Reader) (string, error) {
-	out := make([]byte, 0, ResetTokenLen)
+// A reset token is 20 characters of [A-Za-z0-9]: the first 8 name the
+// token's row, its id under the keyed permutation of tokenIDs, and the last
+// 12 are random. The stores find a token by its id, so issuing one appends
+// to the table and enters no index keyed on a random value (see
+// docs/perf.md, "Round 5"). The digest stored and compared is still
+// SHA-256 of all 20 characters.
+//
+// To anyone without the key the 8 characters are as uniform as random ones
+// and say nothing of how many tokens were issued: a guess names a live
+// token's row with odds live÷62⁸ and its random part with odds 62⁻¹², so
+// the odds of guessing a live token stay live÷62²⁰, as for 20 random
+// characters. Someone holding the key (it is stored in the database) can
+// aim at one row, and faces 62¹² ≈ 2⁷¹ guesses.
+
+// newResetSecret returns the random part of a reset token: 12 characters
+// drawn uniformly from [A-Za-z0-9]. Bytes ≥ 248 (the largest multiple of
+// 62 below 256) are rejected so that every character is equally likely.
+func newResetSecret(r io.Reader) (string, error) {
+	out := make([]byte, 0, resetSecretLen)
 	buf := make([]byte, 32)
-	for len(out) < ResetTokenLen {
+	for len(out) < resetSecretLen {
 		if _, err := io.ReadFull(r, buf); err != nil {
 			return "", fmt.Errorf("read random: %w", err)
 		}
@@ -31,12 +50,106 @@ func newResetToken(r io.Reader) (string, error) {
 				continue
 			}
 			out = append(out, resetAlphabet[b%62])
-			if len(out) == ResetTokenLen {
+			if len(out) == resetSecretLen {
 				break
 			}
 		}
 	}
 	return string(out), nil
+}
+
+// resetIDSpace is the number of ids 8 characters of [A-Za-z0-9] can name:
+// 62⁸ ≈ 2.2·10¹⁴.
+const resetIDSpace = 218_340_105_584_896
+
+// tokenIDs maps a reset token's row id to its first 8 characters and back:
+// a keyed permutation of [0, 62⁸), so that the characters look uniform and
+// sequential ids look unrelated. It is a 10-round Feistel network on 48
+// bits whose round function is AES, walked along its cycle until the value
+// falls below 62⁸ (1.3 steps on average): the construction of NIST's FF1
+// format-preserving encryption, for one fixed length. No FF1 module is
+// served to this build; the tests check the permutation's inverse and that
+// its output is uniform.
+type tokenIDs struct{ block cipher.Block }
+
+// tokenIDsKeyLen is the length of the AES-256 key of tokenIDs.
+const tokenIDsKeyLen = 32
+
+func newTokenIDs(key []byte) (*tokenIDs, error) {
+	if len(key) != tokenIDsKeyLen {
+		return nil, fmt.Errorf("reset token id key: %d bytes, want %d", len(key), tokenIDsKeyLen)
+	}
+	b, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, fmt.Errorf("reset token id key: %w", err)
+	}
+	return &tokenIDs{b}, nil
+}
+
+const feistelRounds = 10
+
+// round is the Feistel round function: 24 bits of AES(key, round ‖ half).
+func (m *tokenIDs) round(i int, half uint32) uint32 {
+	var b [aes.BlockSize]byte
+	b[0], b[1], b[2], b[3] = byte(i), byte(half>>16), byte(half>>8), byte(half)
+	m.block.Encrypt(b[:], b[:])
+	return uint32(b[0])<<16 | uint32(b[1])<<8 | uint32(b[2])
+}
+
+// permute applies the Feistel network to a 48-bit x.
+func (m *tokenIDs) permute(x uint64) uint64 {
+	l, r := uint32(x>>24), uint32(x&0xFFFFFF)
+	for i := range feistelRounds {
+		l, r = r, l^m.round(i, r)
+	}
+	return uint64(l)<<24 | uint64(r)
+}
+
+// unpermute inverts permute.
+func (m *tokenIDs) unpermute(x uint64) uint64 {
+	l, r := uint32(x>>24), uint32(x&0xFFFFFF)
+	for i := feistelRounds - 1; i >= 0; i-- {
+		l, r = r^m.round(i, l), l
+	}
+	return uint64(l)<<24 | uint64(r)
+}
+
+// encode returns the 8 characters naming id, 1 ≤ id < 62⁸.
+func (m *tokenIDs) encode(id int64) (string, error) {
+	if id < 1 || id >= resetIDSpace {
+		return "", fmt.Errorf("reset token id %d out of range", id)
+	}
+	x := m.permute(uint64(id))
+	for x >= resetIDSpace {
+		x = m.permute(x)
+	}
+	var out [resetIDLen]byte
+	for i := resetIDLen - 1; i >= 0; i-- {
+		out[i] = resetAlphabet[x%62]
+		x /= 62
+	}
+	return string(out[:]), nil
+}
+
+// decode returns the id that the first 8 characters of a well-formed token
+// name; false if they name none.
+func (m *tokenIDs) decode(token string) (int64, bool) {
+	if len(token) < resetIDLen {
+		return 0, false
+	}
+	var x uint64
+	for i := range resetIDLen {
+		c := strings.IndexByte(resetAlphabet, token[i])
+		if c < 0 {
+			return 0, false
+		}
+		x = x*62 + uint64(c)
+	}
+	x = m.unpermute(x)
+	for x >= resetIDSpace {
+		x = m.unpermute(x)
+	}
+	return int64(x), x >= 1
 }
 
 // newAuthToken returns 40 lower-case hex characters.

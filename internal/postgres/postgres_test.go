@@ -38,6 +38,17 @@ func TestConformance(t *testing.T) {
 
 var _ storetest.Inspector = (*Store)(nil)
 
+// TestLegacyResetTokens runs the conformance checks of tokens issued before
+// migration 6, marked as the migration marks them.
+func TestLegacyResetTokens(t *testing.T) {
+	s := mustOpen(t, testenv.PostgresDSN(t), Options{})
+	storetest.LegacyResetTokens(t, s, func(t *testing.T, id int64) {
+		if _, err := s.pool.Exec(context.Background(), `UPDATE reset_tokens SET legacy = true WHERE id = $1`, id); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
 // t0 is a fixed instant; timestamptz keeps microseconds.
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
@@ -314,10 +325,8 @@ func TestConsumeResetTokenOnceAcrossStores(t *testing.T) {
 	a, b := mustOpen(t, dsn, Options{}), mustOpen(t, dsn, Options{})
 	ctx := context.Background()
 	u := mustUser(t, a, "race@example.com")
-	digest := account.Digest("AAAAAAAAAAAAAAAAAAAA")
-	err := a.Update(ctx, func(tx account.Tx) error {
-		return tx.CreateResetToken(ctx, &account.ResetToken{Digest: digest, UserID: u.ID, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)})
-	})
+	rt := &account.ResetToken{Digest: account.Digest("AAAAAAAAAAAAAAAAAAAA"), UserID: u.ID, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+	err := a.Update(ctx, func(tx account.Tx) error { return tx.CreateResetToken(ctx, rt) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -329,7 +338,7 @@ func TestConsumeResetTokenOnceAcrossStores(t *testing.T) {
 			s = b
 		}
 		codes[i] = account.ErrorCode(s.Update(ctx, func(tx account.Tx) error {
-			_, err := tx.ConsumeResetToken(ctx, digest, t0.Add(time.Minute))
+			_, err := tx.ConsumeResetToken(ctx, rt.ID, rt.Digest, t0.Add(time.Minute))
 			return err
 		}))
 	})
@@ -355,6 +364,7 @@ func TestLiveResetTokensBoundedUnderConcurrency(t *testing.T) {
 	u := mustUser(t, a, "many@example.com")
 	const n, keep = 20, 3
 	errs := make([]error, n)
+	ids := make([]int64, n)
 	concurrently(n, func(i int) {
 		s := a
 		if i%2 == 1 {
@@ -366,6 +376,7 @@ func TestLiveResetTokensBoundedUnderConcurrency(t *testing.T) {
 			if err := tx.CreateResetToken(ctx, rt); err != nil {
 				return err
 			}
+			ids[i] = rt.ID
 			_, err := tx.RevokeResetTokens(ctx, u.ID, keep, now)
 			return err
 		})
@@ -376,7 +387,7 @@ func TestLiveResetTokensBoundedUnderConcurrency(t *testing.T) {
 			t.Fatalf("issue %d: %v", i, errs[i])
 		}
 		err := a.View(ctx, func(tx account.Tx) error {
-			_, err := tx.LiveResetToken(ctx, account.Digest(fmt.Sprint("token", i)), t0.Add(time.Second))
+			_, err := tx.LiveResetToken(ctx, ids[i], t0.Add(time.Second))
 			return err
 		})
 		if err == nil {
@@ -457,8 +468,9 @@ func TestErrorCodes(t *testing.T) {
 			"UserByEmail": second(tx.UserByEmail(ctx, "nobody@example.com")),
 			"UserByUUID":  second(tx.UserByUUID(ctx, "nope")),
 			"OrgByName":   second(tx.OrganizationByName(ctx, "nope")),
-			"Live":        second(tx.LiveResetToken(ctx, account.Digest("x"), t0)),
-			"Consume":     second(tx.ConsumeResetToken(ctx, account.Digest("x"), t0)),
+			"Live":        second(tx.LiveResetToken(ctx, 999999, t0)),
+			"LiveLegacy":  second(tx.LiveLegacyResetToken(ctx, account.Digest("x"), t0)),
+			"Consume":     second(tx.ConsumeResetToken(ctx, 999999, account.Digest("x"), t0)),
 			"ByAuth":      second(tx.UserByAuthToken(ctx, account.Digest("x"), time.Time{})),
 			"SetPassword": tx.SetPassword(ctx, 999999, "h"),
 		} {

@@ -43,6 +43,21 @@ func TestQueryPlans(t *testing.T) {
 	if !strings.Contains(plan, "USING COVERING INDEX reset_tokens_unspent (user_id=? AND expires_at>?)") {
 		t.Errorf("revoke of a user's old reset tokens:\n%s", plan)
 	}
+
+	// A reset token is found by the id it names, or, issued before
+	// migration 8, through the legacy digest index; none of these reads
+	// more than its row.
+	now := time.Now().UnixNano()
+	for q, want := range map[string]string{
+		sqlNextResetTokenID:     "SEARCH reset_tokens",
+		sqlLiveResetToken:       "SEARCH reset_tokens USING INTEGER PRIMARY KEY (rowid=?)",
+		sqlConsumeResetToken:    "SEARCH reset_tokens USING INTEGER PRIMARY KEY (rowid=?)",
+		sqlLiveLegacyResetToken: "SEARCH reset_tokens USING INDEX reset_tokens_legacy_digest (digest=?)",
+	} {
+		if plan := strings.Join(queryPlan(t, db, q, 1, now, []byte("digest")), "\n"); plan != want {
+			t.Errorf("%s:\n%s\nwant %s", q, plan, want)
+		}
+	}
 }
 
 // queryPlan returns the steps of the plan of q with args.

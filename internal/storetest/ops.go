@@ -79,15 +79,15 @@ func testPurge(t *testing.T, s account.Store) {
 	// Reset tokens ended before t0 (expired, used, revoked) go; the live
 	// one, and one used after t0, stay.
 	resetToken(t, s, u, "expired", at(-3*hour), hour)
-	resetToken(t, s, u, "used", at(-2*hour), 10*hour)
-	resetToken(t, s, u, "live", at(-minute), 2*hour)
-	resetToken(t, s, u, "used later", at(-minute), 2*hour)
+	used := resetToken(t, s, u, "used", at(-2*hour), 10*hour)
+	liveTok := resetToken(t, s, u, "live", at(-minute), 2*hour)
+	usedLater := resetToken(t, s, u, "used later", at(-minute), 2*hour)
 	resetToken(t, s, u2, "revoked", at(-3*hour), 10*hour)
 	update(t, s, func(tx account.Tx) error {
-		if _, err := tx.ConsumeResetToken(ctx, account.Digest("used"), at(-hour)); err != nil {
+		if _, err := tx.ConsumeResetToken(ctx, used.ID, used.Digest, at(-hour)); err != nil {
 			return err
 		}
-		if _, err := tx.ConsumeResetToken(ctx, account.Digest("used later"), at(minute)); err != nil {
+		if _, err := tx.ConsumeResetToken(ctx, usedLater.ID, usedLater.Digest, at(minute)); err != nil {
 			return err
 		}
 		_, err := tx.RevokeResetTokens(ctx, u2.ID, 0, at(-hour))
@@ -96,12 +96,12 @@ func testPurge(t *testing.T, s account.Store) {
 	if n := purgeAll(t, s, account.PurgeResetTokens, 1); n != 3 {
 		t.Errorf("purged %d reset tokens, want 3 (expired, used, revoked)", n)
 	}
-	if !live(t, s, "live", t0) {
+	if !live(t, s, liveTok, t0) {
 		t.Error("the live reset token was purged")
 	}
 	update(t, s, func(tx account.Tx) error {
 		// "used later" is still there: creating it again conflicts.
-		err := tx.CreateResetToken(ctx, &account.ResetToken{Digest: account.Digest("used later"), UserID: u.ID, CreatedAt: t0, ExpiresAt: at(hour)})
+		err := tx.CreateResetToken(ctx, &account.ResetToken{ID: usedLater.ID, Digest: account.Digest("again"), UserID: u.ID, CreatedAt: t0, ExpiresAt: at(hour)})
 		wantCode(t, "re-create the token used after t0", err, account.ECONFLICT)
 		return nil
 	})

@@ -26,12 +26,15 @@ func oneUser(t *testing.T, s account.Store) *account.User {
 	return f.user(f.org("Crux Supplier", account.Supplier), "rbreslawski@cruxsupplier.com")
 }
 
-// live reports whether the token named name is live at now.
-func live(t *testing.T, s account.Store, name string, now time.Time) bool {
+// unknownToken names no stored reset token.
+var unknownToken = &account.ResetToken{ID: 1 << 40, Digest: account.Digest("unknown")}
+
+// live reports whether rt is live at now.
+func live(t *testing.T, s account.Store, rt *account.ResetToken, now time.Time) bool {
 	t.Helper()
 	var err error
 	_ = s.View(context.Background(), func(tx account.Tx) error {
-		_, err = tx.LiveResetToken(context.Background(), account.Digest(name), now)
+		_, err = tx.LiveResetToken(context.Background(), rt.ID, now)
 		return nil
 	})
 	if err != nil && account.ErrorCode(err) != account.ENOTFOUND {
@@ -47,7 +50,7 @@ func testResetCreateAndLive(t *testing.T, s account.Store) {
 		t.Error("CreateResetToken did not set ID")
 	}
 	view(t, s, func(tx account.Tx) error {
-		got, err := tx.LiveResetToken(context.Background(), account.Digest("tok"), at(minute))
+		got, err := tx.LiveResetToken(context.Background(), want.ID, at(minute))
 		if err != nil {
 			return err
 		}
@@ -59,15 +62,52 @@ func testResetCreateAndLive(t *testing.T, s account.Store) {
 	})
 }
 
+// testResetNextID: NextResetTokenID names the row CreateResetToken then
+// creates, and ids grow.
+func testResetNextID(t *testing.T, s account.Store) {
+	ctx := context.Background()
+	u := oneUser(t, s)
+	first := resetToken(t, s, u, "first", t0, hour)
+	var next *account.ResetToken
+	update(t, s, func(tx account.Tx) error {
+		id, err := tx.NextResetTokenID(ctx)
+		if err != nil {
+			return err
+		}
+		if id <= first.ID {
+			t.Errorf("NextResetTokenID = %d after token %d, want a larger id", id, first.ID)
+		}
+		next = &account.ResetToken{ID: id, Digest: account.Digest("next"), UserID: u.ID, CreatedAt: t0, ExpiresAt: at(hour)}
+		if err := tx.CreateResetToken(ctx, next); err != nil {
+			return err
+		}
+		if next.ID != id {
+			t.Errorf("CreateResetToken stored id %d, want %d", next.ID, id)
+		}
+		again, err := tx.NextResetTokenID(ctx)
+		if err == nil && again <= id {
+			t.Errorf("NextResetTokenID = %d after creating %d, want a larger id", again, id)
+		}
+		return err
+	})
+	view(t, s, func(tx account.Tx) error {
+		got, err := tx.LiveResetToken(ctx, next.ID, at(minute))
+		if err == nil && !bytes.Equal(got.Digest, next.Digest) {
+			t.Errorf("token %d has digest %x, want %x", next.ID, got.Digest, next.Digest)
+		}
+		return err
+	})
+}
+
 func testResetConflict(t *testing.T, s account.Store) {
 	ctx := context.Background()
 	u := oneUser(t, s)
-	resetToken(t, s, u, "tok", t0, hour)
+	tok := resetToken(t, s, u, "tok", t0, hour)
 	err := s.Update(ctx, func(tx account.Tx) error {
-		return tx.CreateResetToken(ctx, &account.ResetToken{Digest: account.Digest("tok"), UserID: u.ID,
+		return tx.CreateResetToken(ctx, &account.ResetToken{ID: tok.ID, Digest: account.Digest("other"), UserID: u.ID,
 			CreatedAt: t0, ExpiresAt: at(hour)})
 	})
-	wantCode(t, "CreateResetToken with an existing digest", err, account.ECONFLICT)
+	wantCode(t, "CreateResetToken with an existing id", err, account.ECONFLICT)
 	err = s.Update(ctx, func(tx account.Tx) error {
 		return tx.CreateResetToken(ctx, &account.ResetToken{Digest: account.Digest("orphan"), UserID: u.ID + 1000,
 			CreatedAt: t0, ExpiresAt: at(hour)})
@@ -78,34 +118,35 @@ func testResetConflict(t *testing.T, s account.Store) {
 func testResetLiveState(t *testing.T, s account.Store) {
 	ctx := context.Background()
 	u := oneUser(t, s)
-	resetToken(t, s, u, "expiring", t0, hour)
-	resetToken(t, s, u, "used", t0, hour)
+	expiring := resetToken(t, s, u, "expiring", t0, hour)
+	used := resetToken(t, s, u, "used", t0, hour)
 	update(t, s, func(tx account.Tx) error {
-		_, err := tx.ConsumeResetToken(ctx, account.Digest("used"), at(minute))
+		_, err := tx.ConsumeResetToken(ctx, used.ID, used.Digest, at(minute))
 		return err
 	})
 	// A second user's token, revoked with all of that user's tokens.
 	f := newFixture(t, s)
 	v := f.user(f.org("Other", account.Retailer), "other@example.com")
-	resetToken(t, s, v, "revoked", t0, hour)
+	revoked := resetToken(t, s, v, "revoked", t0, hour)
 	update(t, s, func(tx account.Tx) error {
 		_, err := tx.RevokeResetTokens(ctx, v.ID, 0, at(minute))
 		return err
 	})
 	cases := []struct {
 		name string
+		rt   *account.ResetToken
 		now  time.Time
 		live bool
 	}{
-		{"expiring", at(hour - time.Millisecond), true},
-		{"expiring", at(hour), false}, // expires_at <= now is expired
-		{"expiring", at(2 * hour), false},
-		{"used", at(2 * minute), false},
-		{"revoked", at(2 * minute), false},
-		{"unknown", at(2 * minute), false},
+		{"expiring", expiring, at(hour - time.Millisecond), true},
+		{"expiring", expiring, at(hour), false}, // expires_at <= now is expired
+		{"expiring", expiring, at(2 * hour), false},
+		{"used", used, at(2 * minute), false},
+		{"revoked", revoked, at(2 * minute), false},
+		{"unknown", unknownToken, at(2 * minute), false},
 	}
 	for _, c := range cases {
-		if got := live(t, s, c.name, c.now); got != c.live {
+		if got := live(t, s, c.rt, c.now); got != c.live {
 			t.Errorf("token %q live at t0+%v = %v, want %v", c.name, c.now.Sub(t0), got, c.live)
 		}
 	}
@@ -116,21 +157,23 @@ func testResetConsumeOnce(t *testing.T, s account.Store) {
 	u := oneUser(t, s)
 	want := resetToken(t, s, u, "tok", t0, hour)
 	update(t, s, func(tx account.Tx) error {
-		got, err := tx.ConsumeResetToken(ctx, account.Digest("tok"), at(minute))
+		_, err := tx.ConsumeResetToken(ctx, want.ID, account.Digest("not tok"), at(minute))
+		wantCode(t, "ConsumeResetToken with another digest", err, account.ENOTFOUND)
+		got, err := tx.ConsumeResetToken(ctx, want.ID, want.Digest, at(minute))
 		if err != nil {
 			return err
 		}
-		if got.ID != want.ID || got.UserID != u.ID || got.UsedAt == nil || !got.UsedAt.Equal(at(minute)) {
+		if got.ID != want.ID || !bytes.Equal(got.Digest, want.Digest) || got.UserID != u.ID || got.UsedAt == nil || !got.UsedAt.Equal(at(minute)) {
 			t.Errorf("ConsumeResetToken = %+v, want token %d used at t0+1m", *got, want.ID)
 		}
 		return nil
 	})
 	err := s.Update(ctx, func(tx account.Tx) error {
-		_, err := tx.ConsumeResetToken(ctx, account.Digest("tok"), at(2*minute))
+		_, err := tx.ConsumeResetToken(ctx, want.ID, want.Digest, at(2*minute))
 		return err
 	})
 	wantCode(t, "second ConsumeResetToken", err, account.ENOTFOUND)
-	if live(t, s, "tok", at(2*minute)) {
+	if live(t, s, want, at(2*minute)) {
 		t.Error("consumed token is still live")
 	}
 }
@@ -138,24 +181,25 @@ func testResetConsumeOnce(t *testing.T, s account.Store) {
 func testResetConsumeNotLive(t *testing.T, s account.Store) {
 	ctx := context.Background()
 	u := oneUser(t, s)
-	resetToken(t, s, u, "expired", t0, hour)
-	resetToken(t, s, u, "revoked", t0, hour)
+	expired := resetToken(t, s, u, "expired", t0, hour)
+	revoked := resetToken(t, s, u, "revoked", t0, hour)
 	update(t, s, func(tx account.Tx) error {
 		_, err := tx.RevokeResetTokens(ctx, u.ID, 0, at(minute))
 		return err
 	})
-	resetToken(t, s, u, "fresh", at(2*minute), hour)
+	fresh := resetToken(t, s, u, "fresh", at(2*minute), hour)
 	for _, c := range []struct {
 		name string
+		rt   *account.ResetToken
 		now  time.Time
 	}{
-		{"expired", at(2*minute + hour)},
-		{"revoked", at(2 * minute)},
-		{"unknown", at(2 * minute)},
-		{"fresh", at(2*minute + hour)}, // expires exactly now
+		{"expired", expired, at(2*minute + hour)},
+		{"revoked", revoked, at(2 * minute)},
+		{"unknown", unknownToken, at(2 * minute)},
+		{"fresh", fresh, at(2*minute + hour)}, // expires exactly now
 	} {
 		err := s.Update(ctx, func(tx account.Tx) error {
-			_, err := tx.ConsumeResetToken(ctx, account.Digest(c.name), c.now)
+			_, err := tx.ConsumeResetToken(ctx, c.rt.ID, c.rt.Digest, c.now)
 			return err
 		})
 		wantCode(t, fmt.Sprintf("ConsumeResetToken(%s)", c.name), err, account.ENOTFOUND)
@@ -167,14 +211,14 @@ func testResetConsumeNotLive(t *testing.T, s account.Store) {
 func testResetConsumeConcurrent(t *testing.T, s account.Store) {
 	ctx := context.Background()
 	u := oneUser(t, s)
-	resetToken(t, s, u, "tok", t0, hour)
+	tok := resetToken(t, s, u, "tok", t0, hour)
 	const n = 50
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
 			errs[i] = s.Update(ctx, func(tx account.Tx) error {
-				_, err := tx.ConsumeResetToken(ctx, account.Digest("tok"), at(minute))
+				_, err := tx.ConsumeResetToken(ctx, tok.ID, tok.Digest, at(minute))
 				return err
 			})
 		})
@@ -198,17 +242,18 @@ func testResetConsumeConcurrent(t *testing.T, s account.Store) {
 func testResetRevokeKeep(t *testing.T, s account.Store) {
 	ctx := context.Background()
 	u := oneUser(t, s)
+	toks := map[string]*account.ResetToken{}
 	f := newFixture(t, s)
 	v := f.user(f.org("Other", account.Retailer), "other@example.com")
 	// c and d share a creation time: d, created later, has the greater id
 	// and counts as newer.
-	resetToken(t, s, u, "a", t0, hour)
-	resetToken(t, s, u, "b", at(minute), hour)
-	resetToken(t, s, u, "c", at(2*minute), hour)
-	resetToken(t, s, u, "d", at(2*minute), hour)
-	resetToken(t, s, u, "e", at(3*minute), hour)
-	resetToken(t, s, u, "expired", at(-2*hour), hour) // not live: not counted
-	resetToken(t, s, v, "other", t0, hour)
+	toks["a"] = resetToken(t, s, u, "a", t0, hour)
+	toks["b"] = resetToken(t, s, u, "b", at(minute), hour)
+	toks["c"] = resetToken(t, s, u, "c", at(2*minute), hour)
+	toks["d"] = resetToken(t, s, u, "d", at(2*minute), hour)
+	toks["e"] = resetToken(t, s, u, "e", at(3*minute), hour)
+	toks["expired"] = resetToken(t, s, u, "expired", at(-2*hour), hour) // not live: not counted
+	toks["other"] = resetToken(t, s, v, "other", t0, hour)
 	now := at(4 * minute)
 	revoke := func(keep int) int {
 		t.Helper()
@@ -223,7 +268,7 @@ func testResetRevokeKeep(t *testing.T, s account.Store) {
 		t.Errorf("RevokeResetTokens(keep=3) revoked %d, want 2", n)
 	}
 	for name, want := range map[string]bool{"a": false, "b": false, "c": true, "d": true, "e": true, "other": true} {
-		if got := live(t, s, name, now); got != want {
+		if got := live(t, s, toks[name], now); got != want {
 			t.Errorf("after keep=3: token %q live = %v, want %v", name, got, want)
 		}
 	}
@@ -233,15 +278,15 @@ func testResetRevokeKeep(t *testing.T, s account.Store) {
 	if n := revoke(2); n != 1 {
 		t.Errorf("RevokeResetTokens(keep=2) revoked %d, want 1", n)
 	}
-	if live(t, s, "c", now) || !live(t, s, "d", now) || !live(t, s, "e", now) {
+	if live(t, s, toks["c"], now) || !live(t, s, toks["d"], now) || !live(t, s, toks["e"], now) {
 		t.Error("keep=2 did not keep exactly the newest two (d and e, d winning its tie with c by id)")
 	}
 	// Again a tie on created_at, broken by id.
-	resetToken(t, s, u, "f", at(3*minute), hour)
+	toks["f"] = resetToken(t, s, u, "f", at(3*minute), hour)
 	if n := revoke(1); n != 2 {
 		t.Errorf("RevokeResetTokens(keep=1) revoked %d, want 2", n)
 	}
-	if live(t, s, "e", now) || !live(t, s, "f", now) {
+	if live(t, s, toks["e"], now) || !live(t, s, toks["f"], now) {
 		t.Error("keep=1 with a tie on created_at did not keep the token with the greater id")
 	}
 }
@@ -249,8 +294,9 @@ func testResetRevokeKeep(t *testing.T, s account.Store) {
 func testResetRevokeAll(t *testing.T, s account.Store) {
 	ctx := context.Background()
 	u := oneUser(t, s)
+	toks := map[string]*account.ResetToken{}
 	for i := range 4 {
-		resetToken(t, s, u, fmt.Sprint("t", i), at(time.Duration(i)*minute), hour)
+		toks[fmt.Sprint("t", i)] = resetToken(t, s, u, fmt.Sprint("t", i), at(time.Duration(i)*minute), hour)
 	}
 	var n int
 	update(t, s, func(tx account.Tx) (err error) {
@@ -261,9 +307,73 @@ func testResetRevokeAll(t *testing.T, s account.Store) {
 		t.Errorf("RevokeResetTokens(keep=0) revoked %d, want 4", n)
 	}
 	for i := range 4 {
-		if live(t, s, fmt.Sprint("t", i), at(5*minute)) {
+		if live(t, s, toks[fmt.Sprint("t", i)], at(5*minute)) {
 			t.Errorf("token t%d still live after keep=0", i)
 		}
+	}
+}
+
+// LegacyResetTokens checks the tokens issued before tokens named their row:
+// markLegacy must make the token with that id one of them, as the
+// migration did with every row it found (SQLite's 8, PostgreSQL's 6).
+// Such a token is found by its digest while it lives; a token that names
+// its row is not.
+func LegacyResetTokens(t *testing.T, s account.Store, markLegacy func(t *testing.T, id int64)) {
+	ctx := context.Background()
+	u := oneUser(t, s)
+	old := resetToken(t, s, u, "old", t0, hour)
+	markLegacy(t, old.ID)
+	spent := resetToken(t, s, u, "old and spent", t0, hour)
+	markLegacy(t, spent.ID)
+	current := resetToken(t, s, u, "current", t0, hour)
+	update(t, s, func(tx account.Tx) error {
+		_, err := tx.ConsumeResetToken(ctx, spent.ID, spent.Digest, at(minute))
+		return err
+	})
+	legacy := func(rt *account.ResetToken, now time.Time) (*account.ResetToken, error) {
+		var got *account.ResetToken
+		err := s.View(ctx, func(tx account.Tx) (err error) {
+			got, err = tx.LiveLegacyResetToken(ctx, rt.Digest, now)
+			return err
+		})
+		return got, err
+	}
+	got, err := legacy(old, at(minute))
+	if err != nil {
+		t.Fatalf("LiveLegacyResetToken(old): %v", err)
+	}
+	if got.ID != old.ID || got.UserID != u.ID || !bytes.Equal(got.Digest, old.Digest) {
+		t.Errorf("LiveLegacyResetToken(old) = %+v, want %+v", *got, *old)
+	}
+	_, err = legacy(old, at(hour))
+	wantCode(t, "LiveLegacyResetToken of an expired token", err, account.ENOTFOUND)
+	_, err = legacy(spent, at(minute))
+	wantCode(t, "LiveLegacyResetToken of a spent token", err, account.ENOTFOUND)
+	_, err = legacy(current, at(minute))
+	wantCode(t, "LiveLegacyResetToken of a token that names its row", err, account.ENOTFOUND)
+}
+
+// testSecret: a secret is stored once; later calls return it, not theirs.
+func testSecret(t *testing.T, s account.Store) {
+	ctx := context.Background()
+	get := func(name string, fresh []byte) []byte {
+		t.Helper()
+		var v []byte
+		update(t, s, func(tx account.Tx) (err error) {
+			v, err = tx.Secret(ctx, name, fresh)
+			return err
+		})
+		return v
+	}
+	a, b := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
+	if got := get("one", a); !bytes.Equal(got, a) {
+		t.Errorf("first Secret(one) = %x, want the fresh %x", got, a)
+	}
+	if got := get("one", b); !bytes.Equal(got, a) {
+		t.Errorf("second Secret(one) = %x, want the stored %x", got, a)
+	}
+	if got := get("two", b); !bytes.Equal(got, b) {
+		t.Errorf("Secret(two) = %x, want its own %x", got, b)
 	}
 }
 

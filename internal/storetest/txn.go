@@ -32,6 +32,7 @@ func testUpdateRollsBack(t *testing.T, s account.Store) {
 	f := newFixture(t, s)
 	o := f.org("Kept", account.Supplier)
 	u := f.user(o, "kept@example.com")
+	var lost *account.ResetToken
 	err := s.Update(ctx, func(tx account.Tx) error {
 		o2 := &account.Organization{UUID: f.uuid(), Name: "Lost", Type: account.Retailer, CreatedAt: t0}
 		if err := tx.CreateOrganization(ctx, o2); err != nil {
@@ -43,8 +44,8 @@ func testUpdateRollsBack(t *testing.T, s account.Store) {
 		if err := tx.SetPassword(ctx, u.ID, "changed"); err != nil {
 			return err
 		}
-		if err := tx.CreateResetToken(ctx, &account.ResetToken{Digest: account.Digest("lost"), UserID: u.ID,
-			CreatedAt: t0, ExpiresAt: at(hour)}); err != nil {
+		lost = &account.ResetToken{Digest: account.Digest("lost"), UserID: u.ID, CreatedAt: t0, ExpiresAt: at(hour)}
+		if err := tx.CreateResetToken(ctx, lost); err != nil {
 			return err
 		}
 		if _, err := tx.Hit(ctx, "lost", t0); err != nil {
@@ -63,7 +64,7 @@ func testUpdateRollsBack(t *testing.T, s account.Store) {
 		wantCode(t, "rolled-back organization", err, account.ENOTFOUND)
 		_, err = tx.UserByEmail(ctx, "lost@example.com")
 		wantCode(t, "rolled-back user", err, account.ENOTFOUND)
-		_, err = tx.LiveResetToken(ctx, account.Digest("lost"), t0)
+		_, err = tx.LiveResetToken(ctx, lost.ID, t0)
 		wantCode(t, "rolled-back reset token", err, account.ENOTFOUND)
 		if n, err := tx.Count(ctx, "lost", t0); err != nil || n != 0 {
 			t.Errorf("rolled-back counter = %d, %v; want 0", n, err)
