@@ -45,8 +45,9 @@ func TestLegacyResetTokens(t *testing.T) {
 
 // TestUpgradeKeepsResetTokens builds a database at migration 7 holding
 // tokens in the old format, opens it (migration 8 rebuilds reset_tokens),
-// and checks that every row kept its state, that the live old token still
-// validates and completes a reset, and that a new token names its row.
+// and checks that every row kept its state and only the live one became
+// legacy, that the live old token still validates and spends, and that a
+// new token names its row.
 func TestUpgradeKeepsResetTokens(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "cruxd.db")
@@ -70,11 +71,13 @@ func TestUpgradeKeepsResetTokens(t *testing.T) {
 	mustExec(t, db, `INSERT INTO users (id, uuid, person_uuid, org_id, email, status, created_at)
 		VALUES (1, 'user-uuid', 'person-uuid', 1, 'old@example.com', 'ACTIVE', 0)`)
 	const (
-		liveToken = "OldFormatToken000001"
-		usedToken = "OldFormatToken000002"
+		liveToken    = "OldFormatToken000001"
+		usedToken    = "OldFormatToken000002"
+		expiredToken = "OldFormatToken000003"
 	)
 	mustExec(t, db, `INSERT INTO reset_tokens (id, digest, user_id, created_at, expires_at, used_at)
-		VALUES (7, ?, 1, ?, ?, NULL), (8, ?, 1, ?, ?, ?)`,
+		VALUES (6, ?, 1, ?, ?, NULL), (7, ?, 1, ?, ?, NULL), (8, ?, 1, ?, ?, ?)`,
+		account.Digest(expiredToken), ns(-3*time.Hour), ns(-time.Hour),
 		account.Digest(liveToken), ns(-time.Minute), ns(time.Hour),
 		account.Digest(usedToken), ns(-time.Minute), ns(time.Hour), ns(-time.Second))
 	if err := db.Close(); err != nil {
@@ -87,16 +90,18 @@ func TestUpgradeKeepsResetTokens(t *testing.T) {
 	if err := db.QueryRow(`SELECT count(*), sum(legacy), count(used_at) FROM reset_tokens`).Scan(&rows, &legacy, &used); err != nil {
 		t.Fatal(err)
 	}
-	if rows != 2 || legacy != 2 || used != 1 {
-		t.Errorf("after migration 8: %d rows, %d legacy, %d used; want 2, 2, 1", rows, legacy, used)
+	if rows != 3 || legacy != 1 || used != 1 {
+		t.Errorf("after migration 8: %d rows, %d legacy, %d used; want 3, 1 (the live one), 1", rows, legacy, used)
 	}
 
 	svc := account.NewService(s, nil, nil, account.Config{Mode: account.Sandbox}, nil)
 	if email, err := svc.ValidateReset(ctx, liveToken); err != nil || email != "old@example.com" {
 		t.Errorf("ValidateReset(live old token) = %q, %v; want old@example.com", email, err)
 	}
-	if _, err := svc.ValidateReset(ctx, usedToken); account.ErrorCode(err) != account.ENOTFOUND {
-		t.Errorf("ValidateReset(used old token): %v, want ENOTFOUND", err)
+	for _, tok := range []string{usedToken, expiredToken} {
+		if _, err := svc.ValidateReset(ctx, tok); account.ErrorCode(err) != account.ENOTFOUND {
+			t.Errorf("ValidateReset(%s): %v, want ENOTFOUND", tok, err)
+		}
 	}
 	token, err := svc.RequestReset(ctx, "old@example.com", account.Meta{})
 	if err != nil {
