@@ -91,7 +91,7 @@ func activeUserByEmail(ctx context.Context, tx Tx, email string) (int64, error) 
 	return id, nil
 }
 
-// resetTokenIDs names the key of tokenIDs among the store's secrets.
+// resetTokenIDsSecret names the key of tokenIDs among the store's secrets.
 const resetTokenIDsSecret = "reset-token-ids"
 
 // resetTokenIDs returns the permutation that names reset tokens' rows. The

@@ -89,27 +89,28 @@ func newTokenIDs(key []byte) (*tokenIDs, error) {
 const feistelRounds = 10
 
 // round is the Feistel round function: 24 bits of AES(key, round ‖ half).
-func (m *tokenIDs) round(i int, half uint32) uint32 {
-	var b [aes.BlockSize]byte
-	b[0], b[1], b[2], b[3] = byte(i), byte(half>>16), byte(half>>8), byte(half)
-	m.block.Encrypt(b[:], b[:])
-	return uint32(b[0])<<16 | uint32(b[1])<<8 | uint32(b[2])
+// buf is scratch space for the block, so that a walk allocates it once.
+func (m *tokenIDs) round(buf []byte, i int, half uint32) uint32 {
+	clear(buf)
+	buf[0], buf[1], buf[2], buf[3] = byte(i), byte(half>>16), byte(half>>8), byte(half)
+	m.block.Encrypt(buf, buf)
+	return uint32(buf[0])<<16 | uint32(buf[1])<<8 | uint32(buf[2])
 }
 
 // permute applies the Feistel network to a 48-bit x.
-func (m *tokenIDs) permute(x uint64) uint64 {
+func (m *tokenIDs) permute(buf []byte, x uint64) uint64 {
 	l, r := uint32(x>>24), uint32(x&0xFFFFFF)
 	for i := range feistelRounds {
-		l, r = r, l^m.round(i, r)
+		l, r = r, l^m.round(buf, i, r)
 	}
 	return uint64(l)<<24 | uint64(r)
 }
 
 // unpermute inverts permute.
-func (m *tokenIDs) unpermute(x uint64) uint64 {
+func (m *tokenIDs) unpermute(buf []byte, x uint64) uint64 {
 	l, r := uint32(x>>24), uint32(x&0xFFFFFF)
 	for i := feistelRounds - 1; i >= 0; i-- {
-		l, r = r^m.round(i, l), l
+		l, r = r^m.round(buf, i, l), l
 	}
 	return uint64(l)<<24 | uint64(r)
 }
@@ -119,9 +120,10 @@ func (m *tokenIDs) encode(id int64) (string, error) {
 	if id < 1 || id >= resetIDSpace {
 		return "", fmt.Errorf("reset token id %d out of range", id)
 	}
-	x := m.permute(uint64(id))
+	buf := make([]byte, aes.BlockSize)
+	x := m.permute(buf, uint64(id))
 	for x >= resetIDSpace {
-		x = m.permute(x)
+		x = m.permute(buf, x)
 	}
 	var out [resetIDLen]byte
 	for i := resetIDLen - 1; i >= 0; i-- {
@@ -145,9 +147,10 @@ func (m *tokenIDs) decode(token string) (int64, bool) {
 		}
 		x = x*62 + uint64(c)
 	}
-	x = m.unpermute(x)
+	buf := make([]byte, aes.BlockSize)
+	x = m.unpermute(buf, x)
 	for x >= resetIDSpace {
-		x = m.unpermute(x)
+		x = m.unpermute(buf, x)
 	}
 	return int64(x), x >= 1
 }
