@@ -9,6 +9,7 @@ package metrics
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -164,7 +165,7 @@ var (
 	descOldestPending = prometheus.NewDesc("cruxd_mail_oldest_pending_age_seconds",
 		"Age of the oldest pending outbox message; 0 if none.", nil, nil)
 	descResetsExpired = prometheus.NewDesc("cruxd_reset_tokens_expired",
-		"Reset tokens that expired unused and are not yet purged.", nil, nil)
+		fmt.Sprintf("Reset tokens that expired unused and are not yet purged, counted up to %d.", account.StatsCountLimit), nil, nil)
 )
 
 func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {

@@ -66,7 +66,7 @@ func (t *tx) Purge(ctx context.Context, kind account.PurgeKind, before time.Time
 
 // Stats reads the pending outbox and the reset tokens that expired unused
 // at now.
-func (t *tx) Stats(ctx context.Context, now time.Time) (account.Stats, error) {
+func (t *tx) Stats(ctx context.Context, now time.Time, limit int) (account.Stats, error) {
 	var st account.Stats
 	var oldest *time.Time
 	err := t.tx.QueryRow(ctx, `
@@ -78,7 +78,8 @@ func (t *tx) Stats(ctx context.Context, now time.Time) (account.Stats, error) {
 		st.OldestPending = oldest.UTC()
 	}
 	err = t.tx.QueryRow(ctx, `
-		SELECT count(*) FROM reset_tokens
-		WHERE used_at IS NULL AND revoked_at IS NULL AND expires_at <= $1`, now).Scan(&st.ResetTokensExpired)
+		SELECT count(*) FROM (SELECT FROM reset_tokens
+			WHERE used_at IS NULL AND revoked_at IS NULL AND expires_at <= $1 LIMIT $2) AS expired`,
+		now, limit).Scan(&st.ResetTokensExpired)
 	return st, wrap("read reset token stats", err)
 }

@@ -673,7 +673,7 @@ func TestPurgeStatsAuditByEmail(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = s.Update(ctx, func(tx account.Tx) error {
-		st, err := tx.Stats(ctx, t0.Add(90*time.Minute))
+		st, err := tx.Stats(ctx, t0.Add(90*time.Minute), account.StatsCountLimit)
 		if err != nil {
 			return err
 		}

@@ -58,6 +58,13 @@ var purgeSQL = map[account.PurgeKind]string{
 // it exactly.
 const sqlResetTokenEnded = `min(expires_at, ifnull(used_at, expires_at), ifnull(revoked_at, expires_at))`
 
+// sqlCountExpiredResetTokens counts up to ?2 tokens that expired unused
+// before ?1 by reading reset_tokens_unspent alone, which holds every
+// column it tests (TestQueryPlans); through reset_tokens_ended it read a
+// row for every entry, 3 µs each.
+const sqlCountExpiredResetTokens = `SELECT count(*) FROM (SELECT 1 FROM reset_tokens
+	WHERE used_at IS NULL AND revoked_at IS NULL AND expires_at <= ?1 LIMIT ?2)`
+
 // Purge deletes up to limit rows of kind that ended before before.
 func (t *tx) Purge(_ context.Context, kind account.PurgeKind, before time.Time, limit int) (int, error) {
 	if err := t.checkWrite(); err != nil {
@@ -89,7 +96,7 @@ func (t *tx) Purge(_ context.Context, kind account.PurgeKind, before time.Time, 
 
 // Stats returns the pending outbox messages, the oldest one's creation time
 // and the reset tokens that expired unused at now.
-func (t *tx) Stats(_ context.Context, now time.Time) (account.Stats, error) {
+func (t *tx) Stats(_ context.Context, now time.Time, limit int) (account.Stats, error) {
 	var (
 		st     account.Stats
 		oldest sql.NullInt64
@@ -101,11 +108,7 @@ func (t *tx) Stats(_ context.Context, now time.Time) (account.Stats, error) {
 	if oldest.Valid {
 		st.OldestPending = fromNano(oldest.Int64)
 	}
-	// For an unspent token the ended expression is expires_at; it has the
-	// index.
-	const expired = `SELECT count(*) FROM reset_tokens
-		WHERE ` + sqlResetTokenEnded + ` <= ? AND used_at IS NULL AND revoked_at IS NULL`
-	if err := t.queryRow(expired, now.UnixNano()).Scan(&st.ResetTokensExpired); err != nil {
+	if err := t.queryRow(sqlCountExpiredResetTokens, now.UnixNano(), limit).Scan(&st.ResetTokensExpired); err != nil {
 		return st, fmt.Errorf("reset token stats: %w", err)
 	}
 	return st, nil

@@ -153,7 +153,7 @@ func testPurge(t *testing.T, s account.Store) {
 		t.Errorf("purged %d outbox messages, want 1", n)
 	}
 	view(t, s, func(tx account.Tx) error {
-		st, err := tx.Stats(ctx, t0)
+		st, err := tx.Stats(ctx, t0, account.StatsCountLimit)
 		if err != nil {
 			return err
 		}
@@ -199,7 +199,7 @@ func testPurge(t *testing.T, s account.Store) {
 func testStats(t *testing.T, s account.Store) {
 	ctx := context.Background()
 	view(t, s, func(tx account.Tx) error {
-		st, err := tx.Stats(ctx, t0)
+		st, err := tx.Stats(ctx, t0, account.StatsCountLimit)
 		if err != nil {
 			return err
 		}
@@ -210,17 +210,23 @@ func testStats(t *testing.T, s account.Store) {
 	})
 	u := oneUser(t, s)
 	resetToken(t, s, u, "expired", at(-3*hour), hour)
+	resetToken(t, s, u, "expired too", at(-2*hour), hour)
 	resetToken(t, s, u, "live", at(-minute), hour)
 	enqueue(t, s, "a@example.com", at(-10*minute))
 	enqueue(t, s, "b@example.com", at(-5*minute))
 	view(t, s, func(tx account.Tx) error {
-		st, err := tx.Stats(ctx, t0)
+		st, err := tx.Stats(ctx, t0, account.StatsCountLimit)
 		if err != nil {
 			return err
 		}
-		if st.MailPending != 2 || !st.OldestPending.Equal(at(-10*minute)) || st.ResetTokensExpired != 1 {
-			t.Errorf("Stats = %+v, want 2 pending since %v and 1 expired token", st, at(-10*minute))
+		if st.MailPending != 2 || !st.OldestPending.Equal(at(-10*minute)) || st.ResetTokensExpired != 2 {
+			t.Errorf("Stats = %+v, want 2 pending since %v and 2 expired tokens", st, at(-10*minute))
 		}
-		return nil
+		// The count of expired tokens stops at the limit.
+		st, err = tx.Stats(ctx, t0, 1)
+		if err == nil && st.ResetTokensExpired != 1 {
+			t.Errorf("Stats with limit 1 counted %d expired tokens", st.ResetTokensExpired)
+		}
+		return err
 	})
 }
