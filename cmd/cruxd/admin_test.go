@@ -7,11 +7,12 @@ import (
 	"errors"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/cruxd/cruxd/internal/account"
 	"github.com/cruxd/cruxd/internal/cruxdtest"
@@ -203,7 +204,10 @@ func testAdminCommands(t *testing.T, db string) {
 // expired auth token and old audit rows, with a tiny batch, and checks what
 // is left.
 func TestPurgeCommand(t *testing.T) {
-	db := filepath.Join(t.TempDir(), "cruxd.db")
+	forEachStore(t, testPurgeCommand)
+}
+
+func testPurgeCommand(t *testing.T, db string) {
 	p := startSandbox(t, db)
 	for range 3 {
 		tok := resetToken(t, p, roy)
@@ -222,13 +226,9 @@ func TestPurgeCommand(t *testing.T) {
 		t.Errorf("purge of a fresh database:\n%s", out)
 	}
 
-	// Age the revoked tokens and the audit trail by two years, as a clock
-	// would.
-	sqlExec(t, db, `UPDATE reset_tokens SET created_at = created_at - ?1, expires_at = expires_at - ?1,
-		revoked_at = revoked_at - ?1 WHERE revoked_at IS NOT NULL`, int64(2*365*24*time.Hour))
-	sqlExec(t, db, `UPDATE audit SET at = at - ?1`, int64(2*365*24*time.Hour))
-	sqlExec(t, db, `UPDATE auth_tokens SET created_at = created_at - ?1 WHERE digest = ?2`,
-		int64(2*365*24*time.Hour), account.Digest(oldSession))
+	// Age the revoked tokens, one session and the audit trail by two years,
+	// as a clock would.
+	ageTwoYears(t, db, account.Digest(oldSession))
 	out = mustCLI(t, nil, "purge", "--db", db, "--batch", "2", "--audit-retention", "8760h")
 	if !strings.Contains(out, "purged 3 spent or expired reset tokens") {
 		t.Errorf("purge did not take the 3 revoked tokens in batches of 2:\n%s", out)
@@ -246,6 +246,41 @@ func TestPurgeCommand(t *testing.T) {
 	detail := "/organizations/users/detail/" + session["user_uuid"].(string) + "/"
 	if r := p.Do(t, "GET", detail, nil, "Authorization", "Token "+session["auth_token"].(string)); r.Status != 200 {
 		t.Errorf("the live auth token did not survive the purge: %d %s", r.Status, r.Body)
+	}
+}
+
+// ageTwoYears moves the revoked reset tokens, the auth token with
+// sessionDigest and every audit event two years into the past, in either
+// store's SQL.
+func ageTwoYears(t *testing.T, db string, sessionDigest []byte) {
+	t.Helper()
+	if !strings.HasPrefix(db, "postgres://") {
+		const ns = int64(2 * 365 * 24 * time.Hour)
+		sqlExec(t, db, `UPDATE reset_tokens SET created_at = created_at - ?1, expires_at = expires_at - ?1,
+			revoked_at = revoked_at - ?1 WHERE revoked_at IS NOT NULL`, ns)
+		sqlExec(t, db, `UPDATE audit SET at = at - ?1`, ns)
+		sqlExec(t, db, `UPDATE auth_tokens SET created_at = created_at - ?1 WHERE digest = ?2`, ns, sessionDigest)
+		return
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	for _, st := range []struct {
+		q    string
+		args []any
+	}{
+		{`UPDATE reset_tokens SET created_at = created_at - interval '730 days',
+			expires_at = expires_at - interval '730 days', revoked_at = revoked_at - interval '730 days'
+			WHERE revoked_at IS NOT NULL`, nil},
+		{`UPDATE audit SET at = at - interval '730 days'`, nil},
+		{`UPDATE auth_tokens SET created_at = created_at - interval '730 days' WHERE digest = $1`, []any{sessionDigest}},
+	} {
+		if _, err := conn.Exec(ctx, st.q, st.args...); err != nil {
+			t.Fatalf("%s: %v", st.q, err)
+		}
 	}
 }
 
