@@ -53,6 +53,7 @@ func TestQueryPlans(t *testing.T) {
 		sqlLiveResetToken:       "SEARCH reset_tokens USING INTEGER PRIMARY KEY (rowid=?)",
 		sqlConsumeResetToken:    "SEARCH reset_tokens USING INTEGER PRIMARY KEY (rowid=?)",
 		sqlLiveLegacyResetToken: "SEARCH reset_tokens USING INDEX reset_tokens_legacy_digest (digest=?)",
+		sqlCountLiveResetTokens: "SEARCH reset_tokens USING COVERING INDEX reset_tokens_unspent (user_id=? AND expires_at>?)",
 		// The monitoring count reads the index that holds its columns.
 		sqlCountExpiredResetTokens: "CO-ROUTINE (subquery-1)\nSCAN reset_tokens USING COVERING INDEX reset_tokens_unspent\nSCAN (subquery-1)",
 	} {
