@@ -12,15 +12,7 @@ import (
 )
 
 // Token formats of API.md.
-const (
-	ResetTokenLen    = 20
-	resetIDLen       = 8                          // the row id, masked (tokenIDs)
-	resetSecretLen   = ResetTokenLen - resetIDLen // 12 random characters, 71 bits
-	resetAlphabet    = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-	authTokenBytes   = 20 // 40 hex characters, 160 bits
-	maxTokenInputLen = 128
-)
-
+//
 // A reset token is 20 characters of [A-Za-z0-9]: the first 8 name the
 // token's row, its id under the keyed permutation of tokenIDs, and the last
 // 12 are random. The stores find a token by its id, so issuing one appends
@@ -34,6 +26,14 @@ const (
 // the odds of guessing a live token stay live÷62²⁰, as for 20 random
 // characters. Someone holding the key (it is stored in the database) can
 // aim at one row, and faces 62¹² ≈ 2⁷¹ guesses.
+const (
+	ResetTokenLen    = 20
+	resetIDLen       = 8                          // the row id, masked (tokenIDs)
+	resetSecretLen   = ResetTokenLen - resetIDLen // 12 random characters, 71 bits
+	resetAlphabet    = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	authTokenBytes   = 20 // 40 hex characters, 160 bits
+	maxTokenInputLen = 128
+)
 
 // newResetSecret returns the random part of a reset token: 12 characters
 // drawn uniformly from [A-Za-z0-9]. Bytes ≥ 248 (the largest multiple of

@@ -65,7 +65,7 @@ func (t *tx) Purge(ctx context.Context, kind account.PurgeKind, before time.Time
 }
 
 // Stats reads the pending outbox and the reset tokens that expired unused
-// at now.
+// at now, counted up to limit.
 func (t *tx) Stats(ctx context.Context, now time.Time, limit int) (account.Stats, error) {
 	var st account.Stats
 	var oldest *time.Time

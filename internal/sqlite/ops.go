@@ -95,7 +95,7 @@ func (t *tx) Purge(_ context.Context, kind account.PurgeKind, before time.Time, 
 }
 
 // Stats returns the pending outbox messages, the oldest one's creation time
-// and the reset tokens that expired unused at now.
+// and the reset tokens that expired unused at now, counted up to limit.
 func (t *tx) Stats(_ context.Context, now time.Time, limit int) (account.Stats, error) {
 	var (
 		st     account.Stats
