@@ -101,7 +101,7 @@ func TestMetrics(t *testing.T) {
 	wantMetric(t, body, `cruxd_resets_total{event="mailed"}`, 0)
 	wantMetric(t, body, `cruxd_logins_total{result="ok"}`, 1)
 	wantMetric(t, body, `cruxd_logins_total{result="failed"}`, 2)
-	wantMetric(t, body, `cruxd_logins_total{result="throttled"}`, 1)
+	wantMetric(t, body, `cruxd_throttled_total{limit="login-fail-ip"}`, 1)
 	wantMetric(t, body, `cruxd_http_requests_total{method="POST",route="/organizations/complete-password/{$}",status="204"}`, 1)
 	wantMetric(t, body, `cruxd_http_requests_total{method="GET",route="/organizations/users/detail/{uuid}/{$}",status="200"}`, 1)
 	wantMetric(t, body, `cruxd_http_requests_total{method="POST",route="/organizations/user-login/{$}",status="401"}`, 2)

@@ -10,10 +10,6 @@ import (
 // cannot match any password cruxd ever set.
 const maxPasswordInput = 1024
 
-// loginSlowdownWindow is the window of the per-username failed-login
-// counter.
-const loginSlowdownWindow = 15 * time.Minute
-
 // Session is the result of a successful login.
 type Session struct {
 	AuthToken string
@@ -31,16 +27,24 @@ func (s *Service) Login(ctx context.Context, username, password string, m Meta) 
 	if emailErr != nil {
 		email = username // still counted and verified like any unknown user
 	}
-	if err := s.loginThrottled(ctx, email, m, now); err != nil {
-		if ErrorCode(err) == ETHROTTLED {
-			s.cfg.Observer.LoginThrottled()
-		}
-		return nil, err
-	}
 
-	var u *User
-	err := s.store.View(ctx, func(tx Tx) (err error) {
+	// The attempt is counted as a failure before the hash, in the same
+	// transaction that reads the user, so a burst cannot pass the limits
+	// together; a success takes the count back.
+	var (
+		u    *User
+		held []*reservation
+	)
+	run := s.store.View
+	if s.limits.failedIP.Max > 0 || s.limits.failedByUser.Max > 0 {
+		run = s.store.Update
+	}
+	err := run(ctx, func(tx Tx) (err error) {
+		if held, err = s.reserveLogin(ctx, tx, email, m, now); err != nil {
+			return err
+		}
 		if emailErr != nil {
+			u = nil
 			return nil
 		}
 		u, err = tx.UserByEmail(ctx, email)
@@ -50,7 +54,7 @@ func (s *Service) Login(ctx context.Context, username, password string, m Meta) 
 		return err
 	})
 	if err != nil {
-		return nil, storeErr(err)
+		return nil, s.observeThrottled(storeErr(err))
 	}
 
 	var ok, rehash bool
@@ -87,6 +91,11 @@ func (s *Service) Login(ctx context.Context, username, password string, m Meta) 
 		return nil, err
 	}
 	err = s.store.Update(ctx, func(tx Tx) error {
+		for _, r := range held {
+			if err := r.release(ctx, tx); err != nil {
+				return err
+			}
+		}
 		if err := tx.CreateAuthToken(ctx, &AuthToken{Digest: Digest(token), UserID: u.ID, CreatedAt: now}); err != nil {
 			return fmt.Errorf("create auth token: %w", err)
 		}
@@ -105,66 +114,30 @@ func (s *Service) Login(ctx context.Context, username, password string, m Meta) 
 	return &Session{AuthToken: token, User: u}, nil
 }
 
-// loginThrottled returns ETHROTTLED when the IP's failed logins this minute
-// or the username's in its 15-minute window reached their limits.
-func (s *Service) loginThrottled(ctx context.Context, email string, m Meta, now time.Time) error {
-	l := s.cfg.Limits
-	if l.FailedLoginsPerIPMinute <= 0 && l.FailedLoginsPerAccount <= 0 {
-		return nil
-	}
-	var wait time.Duration
-	err := s.store.View(ctx, func(tx Tx) error {
-		if l.FailedLoginsPerIPMinute > 0 {
-			start := now.Truncate(time.Minute)
-			n, err := tx.Count(ctx, "login-fail-ip:"+m.IP, start)
-			if err != nil {
-				return fmt.Errorf("count failed logins: %w", err)
-			}
-			if n >= l.FailedLoginsPerIPMinute {
-				wait = start.Add(time.Minute).Sub(now)
-				return nil
-			}
-		}
-		if l.FailedLoginsPerAccount > 0 {
-			start := now.Truncate(loginSlowdownWindow)
-			n, err := tx.Count(ctx, loginAccountKey(email), start)
-			if err != nil {
-				return fmt.Errorf("count failed logins: %w", err)
-			}
-			if n >= l.FailedLoginsPerAccount {
-				wait = start.Add(loginSlowdownWindow).Sub(now)
-			}
-		}
-		return nil
-	})
+// reserveLogin counts a login attempt as a failure against the per-IP and
+// per-username limits and returns what it counted, or ETHROTTLED when a
+// limit is full. The username is counted whether or not an account uses
+// it, so the limit behaves the same for strangers and members.
+func (s *Service) reserveLogin(ctx context.Context, tx Tx, email string, m Meta, now time.Time) ([]*reservation, error) {
+	ip, err := reserve(ctx, tx, s.limits.failedIP, now, m.IP)
 	if err != nil {
-		return storeErr(err)
+		return nil, err
 	}
-	if wait > 0 {
-		return Throttled(wait)
+	user, err := reserve(ctx, tx, s.limits.failedByUser, now, email)
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	return []*reservation{ip, user}, nil
 }
 
-// loginFailed counts a failed login and returns the error the caller sees.
+// loginFailed records a failed login, already counted by reserveLogin, and
+// returns the error the caller sees.
 func (s *Service) loginFailed(ctx context.Context, email string, u *User, m Meta, now time.Time) error {
 	e := &AuditEvent{At: now, Action: AuditLoginFailed, EmailDigest: Digest(email), IP: m.IP, UserAgent: m.UserAgent}
 	if u != nil {
 		e.UserID = u.ID
 	}
-	err := s.store.Update(ctx, func(tx Tx) error {
-		if s.cfg.Limits.FailedLoginsPerIPMinute > 0 {
-			if _, err := tx.Hit(ctx, "login-fail-ip:"+m.IP, now.Truncate(time.Minute)); err != nil {
-				return fmt.Errorf("count failed login: %w", err)
-			}
-		}
-		if s.cfg.Limits.FailedLoginsPerAccount > 0 {
-			if _, err := tx.Hit(ctx, loginAccountKey(email), now.Truncate(loginSlowdownWindow)); err != nil {
-				return fmt.Errorf("count failed login: %w", err)
-			}
-		}
-		return tx.AppendAudit(ctx, e)
-	})
+	err := s.store.Update(ctx, func(tx Tx) error { return tx.AppendAudit(ctx, e) })
 	if err != nil {
 		return storeErr(err)
 	}

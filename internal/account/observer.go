@@ -10,7 +10,8 @@ type Observer interface {
 	ResetCompleted()
 	LoginSucceeded()
 	LoginFailed()
-	LoginThrottled()
+	// Throttled reports a call refused by the limit of that name.
+	Throttled(limit string)
 	// MailDelivered reports one delivery attempt of a kind of mail and its
 	// outcome (sent, failed, dropped, gave_up).
 	MailDelivered(kind MailKind, outcome MailOutcome)
@@ -26,6 +27,6 @@ func (nopObserver) ResetRequested()                     {}
 func (nopObserver) ResetCompleted()                     {}
 func (nopObserver) LoginSucceeded()                     {}
 func (nopObserver) LoginFailed()                        {}
-func (nopObserver) LoginThrottled()                     {}
+func (nopObserver) Throttled(string)                    {}
 func (nopObserver) MailDelivered(MailKind, MailOutcome) {}
 func (nopObserver) HashWaited(time.Duration)            {}

@@ -2,7 +2,6 @@ package account
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -263,20 +262,16 @@ func (s *Service) mailRecipient(ctx context.Context, tx Tx, m *OutboxMessage) (*
 	return u, nil
 }
 
-// overResetMailLimit counts one reset mail to email in the current hour and
-// reports whether that is past Limits.ResetMailsPerAddressHour. Only a
-// message's first attempt counts, so that retries after an SMTP failure do
-// not eat the budget.
+// overResetMailLimit counts one reset mail to email against its limit and
+// reports whether the limit was already full. Only a message's first
+// attempt counts, so that retries after an SMTP failure do not eat the
+// budget.
 func (s *Service) overResetMailLimit(ctx context.Context, tx Tx, email string, now time.Time) (bool, error) {
-	limit := s.cfg.Limits.ResetMailsPerAddressHour
-	if limit <= 0 {
-		return false, nil
+	_, err := reserve(ctx, tx, s.limits.resetMails, now, email)
+	if ErrorCode(err) == ETHROTTLED {
+		return true, nil
 	}
-	n, err := tx.Hit(ctx, "reset-mail-addr:"+hex.EncodeToString(Digest(email)), now.Truncate(time.Hour))
-	if err != nil {
-		return false, fmt.Errorf("count reset mails: %w", err)
-	}
-	return n > limit, nil
+	return false, err
 }
 
 // retryDelay is the wait before the next try of a message that failed

@@ -2,7 +2,6 @@ package account
 
 import (
 	"context"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"time"
@@ -22,7 +21,10 @@ func (s *Service) RequestReset(ctx context.Context, rawEmail string, m Meta) (st
 		return "", err
 	}
 	now := s.now()
-	ipLimit := s.limitCheck("reset-ip:"+m.IP, s.cfg.Limits.ResetCallsPerIPMinute, time.Minute, now)
+	ipLimit := func(ctx context.Context, tx Tx) error {
+		_, err := reserve(ctx, tx, s.limits.resetCalls, now, m.IP)
+		return err
+	}
 	audit := &AuditEvent{At: now, Action: AuditResetRequested, EmailDigest: Digest(email), IP: m.IP, UserAgent: m.UserAgent}
 
 	if s.cfg.Mode == Production {
@@ -36,7 +38,7 @@ func (s *Service) RequestReset(ctx context.Context, rawEmail string, m Meta) (st
 			return tx.AppendAudit(ctx, audit)
 		})
 		if err != nil {
-			return "", storeErr(err)
+			return "", s.observeThrottled(storeErr(err))
 		}
 		s.cfg.Observer.ResetRequested()
 		s.mailWasQueued()
@@ -69,7 +71,7 @@ func (s *Service) RequestReset(ctx context.Context, rawEmail string, m Meta) (st
 		return tx.AppendAudit(ctx, audit)
 	})
 	if err != nil {
-		return "", storeErr(err)
+		return "", s.observeThrottled(storeErr(err))
 	}
 	s.cfg.Observer.ResetRequested()
 	if s.cfg.Mail {
@@ -309,10 +311,7 @@ func (s *Service) setPassword(ctx context.Context, tx Tx, userID int64, hash str
 	if err != nil {
 		return fmt.Errorf("find user: %w", err)
 	}
-	if err := tx.ClearCounter(ctx, loginAccountKey(u.Email)); err != nil {
-		return fmt.Errorf("clear login throttle: %w", err)
-	}
-	return nil
+	return clearLimit(ctx, tx, s.limits.failedByUser, u.Email)
 }
 
 // RevokeReset is the "this wasn't me" action of the reset mail: it revokes
@@ -339,43 +338,4 @@ func (s *Service) RevokeReset(ctx context.Context, token string, m Meta) error {
 			UserID: u.ID, IP: m.IP, UserAgent: m.UserAgent})
 	})
 	return storeErr(err)
-}
-
-// limitCheck returns a step for an Update that counts one call against a
-// fixed-window limit and fails with ETHROTTLED past it. A zero limit
-// disables it. Because a throttled Update rolls back, a counter stops at its
-// limit instead of growing with the flood.
-func (s *Service) limitCheck(key string, limit int, window time.Duration, now time.Time) func(context.Context, Tx) error {
-	return func(ctx context.Context, tx Tx) error {
-		if limit <= 0 {
-			return nil
-		}
-		start := now.Truncate(window)
-		n, err := tx.Hit(ctx, key, start)
-		if err != nil {
-			return fmt.Errorf("count %s: %w", limitName(key), err)
-		}
-		if n > limit {
-			return Throttled(start.Add(window).Sub(now))
-		}
-		return nil
-	}
-}
-
-// limitName is the part of a counter key before its subject, for errors
-// that must not carry an address or IP.
-func limitName(key string) string {
-	for i := 0; i < len(key); i++ {
-		if key[i] == ':' {
-			return key[:i]
-		}
-	}
-	return key
-}
-
-// loginAccountKey is the failed-login counter of a username. It is keyed by
-// the address digest whether or not an account uses it, so the throttle
-// behaves the same for strangers and members.
-func loginAccountKey(email string) string {
-	return "login-fail-user:" + hex.EncodeToString(Digest(email))
 }

@@ -38,22 +38,6 @@ type PasswordPolicy interface {
 	Check(password, email string) error
 }
 
-// Limits are the abuse limits; a zero field disables that limit.
-type Limits struct {
-	ResetMailsPerAddressHour int // reset mails sent to one address an hour
-	ResetCallsPerIPMinute    int // Reset Password calls from one IP a minute
-	FailedLoginsPerIPMinute  int // failed logins from one IP a minute
-	FailedLoginsPerAccount   int // failed logins for one username in 15 minutes before it is slowed down
-}
-
-// ProductionLimits are the limits production applies by default.
-var ProductionLimits = Limits{
-	ResetMailsPerAddressHour: 3,
-	ResetCallsPerIPMinute:    20,
-	FailedLoginsPerIPMinute:  10,
-	FailedLoginsPerAccount:   5,
-}
-
 // Config holds the Service's settings; zero fields take the defaults of
 // API.md.
 type Config struct {
@@ -130,6 +114,7 @@ type Service struct {
 	Now  func() time.Time
 	Rand io.Reader
 
+	limits     limitSet
 	hashSlots  chan struct{}
 	tokenLocks keyedMutex
 	resetIDs   atomic.Pointer[tokenIDs] // nil until resetTokenIDs loads the key
@@ -148,6 +133,7 @@ func NewService(store Store, hasher PasswordHasher, policy PasswordPolicy, cfg C
 		hasher:     hasher,
 		policy:     policy,
 		cfg:        cfg,
+		limits:     newLimitSet(cfg.Limits),
 		log:        log,
 		Now:        time.Now,
 		Rand:       rand.Reader,

@@ -76,14 +76,7 @@ type Tx interface {
 	RevokeAuthToken(ctx context.Context, digest []byte, now time.Time) error
 	RevokeAuthTokens(ctx context.Context, userID int64, now time.Time) error
 
-	// Hit adds one to the counter key for the window that starts at
-	// windowStart and returns the new count. Counters of older windows are
-	// ignored (and purged eventually).
-	Hit(ctx context.Context, key string, windowStart time.Time) (int, error)
-	// Count returns the counter's value for that window (0 if none).
-	Count(ctx context.Context, key string, windowStart time.Time) (int, error)
-	// ClearCounter removes every window of the counter key.
-	ClearCounter(ctx context.Context, key string) error
+	Counters
 
 	EnqueueMail(ctx context.Context, m *OutboxMessage) error // sets m.ID
 	// RecordMailAttempt stores one delivery attempt and moves the message

@@ -27,8 +27,8 @@ import (
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-// serveOn starts the API over real HTTP on store.
-func serveOn(t *testing.T, store account.Store) *httptest.Server {
+// mustService returns a Service on store with the real hasher and policy.
+func mustService(t *testing.T, store account.Store, cfg account.Config) *account.Service {
 	t.Helper()
 	hasher, err := password.NewHasher(password.DefaultParams)
 	if err != nil {
@@ -38,7 +38,13 @@ func serveOn(t *testing.T, store account.Store) *httptest.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(httpapi.New(account.NewService(store, hasher, policy, account.Config{}, nil), httpapi.Options{}))
+	return account.NewService(store, hasher, policy, cfg, nil)
+}
+
+// serveOn starts the API over real HTTP on store.
+func serveOn(t *testing.T, store account.Store) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(httpapi.New(mustService(t, store, account.Config{}), httpapi.Options{}))
 	t.Cleanup(srv.Close)
 	return srv
 }

@@ -37,6 +37,7 @@ type Metrics struct {
 	inFlight prometheus.Gauge
 	resets   *prometheus.CounterVec
 	logins   *prometheus.CounterVec
+	throttle *prometheus.CounterVec
 	mails    *prometheus.CounterVec
 	hashWait prometheus.Histogram
 }
@@ -71,8 +72,12 @@ func New(stats StatsFunc, log *slog.Logger) *Metrics {
 		}, []string{"event"}),
 		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cruxd_logins_total",
-			Help: "Login attempts, by result: ok, failed, throttled.",
+			Help: "Login attempts, by result: ok, failed.",
 		}, []string{"result"}),
+		throttle: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cruxd_throttled_total",
+			Help: "Calls refused with 429, by the abuse limit that refused them.",
+		}, []string{"limit"}),
 		mails: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cruxd_mails_total",
 			Help: "Mail delivery attempts, by kind and outcome (sent, failed, dropped, gave_up).",
@@ -88,7 +93,7 @@ func New(stats StatsFunc, log *slog.Logger) *Metrics {
 	for _, e := range []string{"requested", "mailed", "completed"} {
 		m.resets.WithLabelValues(e)
 	}
-	for _, r := range []string{"ok", "failed", "throttled"} {
+	for _, r := range []string{"ok", "failed"} {
 		m.logins.WithLabelValues(r)
 	}
 	for _, k := range []account.MailKind{account.MailReset, account.MailPasswordChanged} {
@@ -96,7 +101,7 @@ func New(stats StatsFunc, log *slog.Logger) *Metrics {
 			m.mails.WithLabelValues(string(k), string(o))
 		}
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.inFlight, m.resets, m.logins, m.mails, m.hashWait,
+	m.reg.MustRegister(m.requests, m.latency, m.inFlight, m.resets, m.logins, m.throttle, m.mails, m.hashWait,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if stats != nil {
 		m.reg.MustRegister(&storeCollector{stats: stats, log: log})
@@ -140,7 +145,8 @@ func (m *Metrics) ResetRequested() { m.resets.WithLabelValues("requested").Inc()
 func (m *Metrics) ResetCompleted() { m.resets.WithLabelValues("completed").Inc() }
 func (m *Metrics) LoginSucceeded() { m.logins.WithLabelValues("ok").Inc() }
 func (m *Metrics) LoginFailed()    { m.logins.WithLabelValues("failed").Inc() }
-func (m *Metrics) LoginThrottled() { m.logins.WithLabelValues("throttled").Inc() }
+
+func (m *Metrics) Throttled(limit string) { m.throttle.WithLabelValues(limit).Inc() }
 
 func (m *Metrics) MailDelivered(kind account.MailKind, outcome account.MailOutcome) {
 	m.mails.WithLabelValues(string(kind), string(outcome)).Inc()

@@ -399,12 +399,14 @@ func TestLiveResetTokensBoundedUnderConcurrency(t *testing.T) {
 	}
 }
 
-func TestHitCountsEveryCallAcrossStores(t *testing.T) {
+// TestReserveAcrossStores: of concurrent reservations from two stores on one
+// database, exactly max pass.
+func TestReserveAcrossStores(t *testing.T) {
 	dsn := testenv.PostgresDSN(t)
 	a, b := mustOpen(t, dsn, Options{}), mustOpen(t, dsn, Options{})
 	ctx := context.Background()
-	const n = 100
-	got := make([]int, n)
+	const n, max = 100, 37
+	got := make([]bool, n)
 	errs := make([]error, n)
 	concurrently(n, func(i int) {
 		s := a
@@ -412,31 +414,29 @@ func TestHitCountsEveryCallAcrossStores(t *testing.T) {
 			s = b
 		}
 		errs[i] = s.Update(ctx, func(tx account.Tx) (err error) {
-			got[i], err = tx.Hit(ctx, "k", t0)
+			got[i], err = tx.Reserve(ctx, "k", t0, max)
 			return err
 		})
 	})
-	seen := make(map[int]bool)
+	accepted := 0
 	for i := range n {
 		if errs[i] != nil {
-			t.Fatalf("hit %d: %v", i, errs[i])
+			t.Fatalf("reserve %d: %v", i, errs[i])
 		}
-		if seen[got[i]] || got[i] < 1 || got[i] > n {
-			t.Errorf("hit returned %d twice or out of range", got[i])
+		if got[i] {
+			accepted++
 		}
-		seen[got[i]] = true
 	}
-	var c int
-	if err := a.View(ctx, func(tx account.Tx) (err error) { c, err = tx.Count(ctx, "k", t0); return err }); err != nil || c != n {
-		t.Errorf("Count = %d, %v; want %d", c, err, n)
+	if accepted != max {
+		t.Errorf("%d reservations accepted, want %d", accepted, max)
 	}
-	// A newer window starts at 1 and purges the older one.
+	// A newer window starts afresh and purges the older one.
 	err := a.Update(ctx, func(tx account.Tx) error {
-		if n, err := tx.Hit(ctx, "k", t0.Add(time.Minute)); err != nil || n != 1 {
-			return fmt.Errorf("hit in new window = %d, %v", n, err)
+		if ok, err := tx.Reserve(ctx, "k", t0.Add(time.Minute), 1); err != nil || !ok {
+			return fmt.Errorf("reserve in new window = %v, %v", ok, err)
 		}
-		if n, err := tx.Count(ctx, "k", t0); err != nil || n != 0 {
-			return fmt.Errorf("old window after purge = %d, %v", n, err)
+		if ok, err := tx.Reserve(ctx, "k", t0, 1); err != nil || !ok {
+			return fmt.Errorf("old window not purged: reserve = %v, %v", ok, err)
 		}
 		return nil
 	})
@@ -508,7 +508,7 @@ func TestViewIsReadOnly(t *testing.T) {
 	s := mustOpen(t, testenv.PostgresDSN(t), Options{})
 	ctx := context.Background()
 	err := s.View(ctx, func(tx account.Tx) error {
-		_, err := tx.Hit(ctx, "k", t0)
+		_, err := tx.Reserve(ctx, "k", t0, 10)
 		return err
 	})
 	if err == nil {
@@ -592,7 +592,7 @@ func TestOutage(t *testing.T) {
 	ctx := context.Background()
 	u := mustUser(t, s, "outage@example.com")
 	update := func() error {
-		return s.Update(ctx, func(tx account.Tx) error { _, err := tx.Hit(ctx, "outage", t0); return err })
+		return s.Update(ctx, func(tx account.Tx) error { _, err := tx.Reserve(ctx, "outage", t0, 10); return err })
 	}
 	view := func() error {
 		return s.View(ctx, func(tx account.Tx) error { _, err := tx.UserByID(ctx, u.ID); return err })
@@ -664,7 +664,7 @@ func TestPurgeStatsAuditByEmail(t *testing.T) {
 				return err
 			}
 		}
-		if _, err := tx.Hit(ctx, "old", t0); err != nil {
+		if _, err := tx.Reserve(ctx, "old", t0, 10); err != nil {
 			return err
 		}
 		return tx.EnqueueMail(ctx, &account.OutboxMessage{Kind: account.MailReset, To: u.Email, CreatedAt: t0})

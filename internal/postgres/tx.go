@@ -367,25 +367,29 @@ func (t *tx) RevokeAuthTokens(ctx context.Context, userID int64, now time.Time) 
 	return wrap("revoke auth tokens", err)
 }
 
-// Hit counts in one upsert, so concurrent hits from any number of processes
-// all count. The same statement purges the key's older windows.
-func (t *tx) Hit(ctx context.Context, key string, windowStart time.Time) (int, error) {
+// Reserve counts in one conditional upsert, so concurrent reservations
+// from any number of processes never pass max together. The same statement
+// purges the key's older windows.
+func (t *tx) Reserve(ctx context.Context, key string, windowStart time.Time, max int) (bool, error) {
+	if max <= 0 {
+		return false, nil
+	}
 	var n int
 	err := t.tx.QueryRow(ctx, `
 		WITH purge AS (DELETE FROM counters WHERE key = $1 AND window_start < $2)
 		INSERT INTO counters (key, window_start, count) VALUES ($1, $2, 1)
-		ON CONFLICT (key, window_start) DO UPDATE SET count = counters.count + 1
-		RETURNING count`, key, windowStart).Scan(&n)
-	return n, wrap("count hit", err)
+		ON CONFLICT (key, window_start) DO UPDATE SET count = counters.count + 1 WHERE counters.count < $3
+		RETURNING count`, key, windowStart, max).Scan(&n)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, wrap("reserve counter", err)
 }
 
-func (t *tx) Count(ctx context.Context, key string, windowStart time.Time) (int, error) {
-	var n int
-	err := t.tx.QueryRow(ctx, `SELECT count FROM counters WHERE key = $1 AND window_start = $2`, key, windowStart).Scan(&n)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, nil
-	}
-	return n, wrap("read counter", err)
+func (t *tx) Release(ctx context.Context, key string, windowStart time.Time) error {
+	_, err := t.tx.Exec(ctx, `UPDATE counters SET count = count - 1 WHERE key = $1 AND window_start = $2 AND count > 0`,
+		key, windowStart)
+	return wrap("release counter", err)
 }
 
 func (t *tx) ClearCounter(ctx context.Context, key string) error {

@@ -72,7 +72,7 @@ type Store struct {
 	closed   bool
 	inflight sync.WaitGroup
 
-	hits int // Hits since the last counter purge; writer goroutine only
+	hits int // reservations since the last counter purge; writer goroutine only
 }
 
 var _ account.Store = (*Store)(nil)

@@ -3,7 +3,6 @@ package storetest
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -11,78 +10,6 @@ import (
 
 	"github.com/cruxd/cruxd/internal/account"
 )
-
-func testCounters(t *testing.T, s account.Store) {
-	ctx := context.Background()
-	w1, w2 := t0.Truncate(minute), t0.Truncate(minute).Add(minute)
-	hit := func(key string, w time.Time) int {
-		t.Helper()
-		var n int
-		update(t, s, func(tx account.Tx) (err error) {
-			n, err = tx.Hit(ctx, key, w)
-			return err
-		})
-		return n
-	}
-	count := func(key string, w time.Time) int {
-		t.Helper()
-		var n int
-		view(t, s, func(tx account.Tx) (err error) {
-			n, err = tx.Count(ctx, key, w)
-			return err
-		})
-		return n
-	}
-	if n := count("ip:1", w1); n != 0 {
-		t.Errorf("Count of an unknown counter = %d, want 0", n)
-	}
-	for want := 1; want <= 3; want++ {
-		if n := hit("ip:1", w1); n != want {
-			t.Errorf("Hit %d returned %d", want, n)
-		}
-	}
-	if n := hit("ip:2", w1); n != 1 {
-		t.Errorf("Hit of another key returned %d, want 1", n)
-	}
-	if n := count("ip:1", w1); n != 3 {
-		t.Errorf("Count = %d, want 3", n)
-	}
-	if n := count("ip:1", w2); n != 0 {
-		t.Errorf("Count of the next window before any hit = %d, want 0", n)
-	}
-	if n := hit("ip:1", w2); n != 1 {
-		t.Errorf("first Hit of a new window returned %d, want 1", n)
-	}
-	update(t, s, func(tx account.Tx) error { return tx.ClearCounter(ctx, "ip:1") })
-	if n := count("ip:1", w1) + count("ip:1", w2); n != 0 {
-		t.Errorf("Count after ClearCounter = %d, want 0", n)
-	}
-	if n := count("ip:2", w1); n != 1 {
-		t.Errorf("ClearCounter touched another key: Count = %d, want 1", n)
-	}
-	update(t, s, func(tx account.Tx) error { return tx.ClearCounter(ctx, "never-hit") })
-}
-
-func testCounterRollback(t *testing.T, s account.Store) {
-	ctx := context.Background()
-	for range 3 {
-		err := s.Update(ctx, func(tx account.Tx) error {
-			if _, err := tx.Hit(ctx, "k", t0); err != nil {
-				return err
-			}
-			return errBoom
-		})
-		if !errors.Is(err, errBoom) {
-			t.Fatalf("Update = %v, want fn's error", err)
-		}
-	}
-	view(t, s, func(tx account.Tx) error {
-		if n, err := tx.Count(ctx, "k", t0); err != nil || n != 0 {
-			t.Errorf("Count after rolled-back Hits = %d, %v; want 0", n, err)
-		}
-		return nil
-	})
-}
 
 // enqueue queues a message created (and due) at created.
 func enqueue(t *testing.T, s account.Store, to string, created time.Time) *account.OutboxMessage {
