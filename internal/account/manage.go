@@ -59,18 +59,17 @@ func (s *Service) IssueResetToken(ctx context.Context, email string, by Meta) (s
 	if err != nil {
 		return "", err
 	}
-	draft, err := s.draftResetToken(ctx)
+	token, err := newResetToken(s.Rand)
 	if err != nil {
 		return "", err
 	}
-	var token string
 	now := s.now()
 	err = s.store.Update(ctx, func(tx Tx) error {
 		userID, err := activeUserByEmail(ctx, tx, email)
 		if err != nil {
 			return err
 		}
-		if token, err = s.issueResetToken(ctx, tx, draft, userID, now); err != nil {
+		if err := s.issueResetToken(ctx, tx, token, userID, now); err != nil {
 			return err
 		}
 		return tx.AppendAudit(ctx, &AuditEvent{At: now, Action: AuditResetRequested, EmailDigest: Digest(email),

@@ -191,10 +191,10 @@ type preparedMail struct {
 // per-address limit and mints the token, in one transaction. A message with
 // nothing to send is recorded as MailDropped in that transaction.
 func (s *Service) prepareMail(ctx context.Context, m *OutboxMessage) (*preparedMail, error) {
-	var draft resetDraft
+	var token string
 	if m.Kind == MailReset {
 		var err error
-		if draft, err = s.draftResetToken(ctx); err != nil {
+		if token, err = newResetToken(s.Rand); err != nil {
 			return nil, err
 		}
 	}
@@ -223,9 +223,10 @@ func (s *Service) prepareMail(ctx context.Context, m *OutboxMessage) (*preparedM
 		}
 		p.userID, p.mail.To, p.mail.FirstName = u.ID, u.Email, u.FirstName
 		if m.Kind == MailReset {
-			if p.mail.Token, err = s.issueResetToken(ctx, tx, draft, u.ID, now); err != nil {
+			if err := s.issueResetToken(ctx, tx, token, u.ID, now); err != nil {
 				return err
 			}
+			p.mail.Token = token
 		}
 		return nil
 	})

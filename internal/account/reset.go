@@ -3,7 +3,6 @@ package account
 import (
 	"context"
 	"fmt"
-	"io"
 	"time"
 )
 
@@ -45,11 +44,10 @@ func (s *Service) RequestReset(ctx context.Context, rawEmail string, m Meta) (st
 		return "", nil
 	}
 
-	draft, err := s.draftResetToken(ctx)
+	token, err := newResetToken(s.Rand)
 	if err != nil {
 		return "", err
 	}
-	var token string
 	err = s.store.Update(ctx, func(tx Tx) error {
 		if err := ipLimit(ctx, tx); err != nil {
 			return err
@@ -58,7 +56,7 @@ func (s *Service) RequestReset(ctx context.Context, rawEmail string, m Meta) (st
 		if err != nil {
 			return err
 		}
-		if token, err = s.issueResetToken(ctx, tx, draft, userID, now); err != nil {
+		if err := s.issueResetToken(ctx, tx, token, userID, now); err != nil {
 			return err
 		}
 		if s.cfg.Mail {
@@ -93,80 +91,18 @@ func activeUserByEmail(ctx context.Context, tx Tx, email string) (int64, error) 
 	return id, nil
 }
 
-// resetTokenIDsSecret names the key of tokenIDs among the store's secrets.
-const resetTokenIDsSecret = "reset-token-ids"
-
-// resetTokenIDs returns the permutation that names reset tokens' rows. The
-// first call loads its key from the store, which creates it on a new
-// database.
-func (s *Service) resetTokenIDs(ctx context.Context) (*tokenIDs, error) {
-	if m := s.resetIDs.Load(); m != nil {
-		return m, nil
-	}
-	s.resetIDsMu.Lock()
-	defer s.resetIDsMu.Unlock()
-	if m := s.resetIDs.Load(); m != nil {
-		return m, nil
-	}
-	fresh := make([]byte, tokenIDsKeyLen)
-	if _, err := io.ReadFull(s.Rand, fresh); err != nil {
-		return nil, fmt.Errorf("read random: %w", err)
-	}
-	var key []byte
-	err := s.store.Update(ctx, func(tx Tx) (err error) {
-		key, err = tx.Secret(ctx, resetTokenIDsSecret, fresh)
-		return err
-	})
-	if err != nil {
-		return nil, storeErr(fmt.Errorf("load reset token id key: %w", err))
-	}
-	m, err := newTokenIDs(key)
-	if err != nil {
-		return nil, err
-	}
-	s.resetIDs.Store(m)
-	return m, nil
-}
-
-// resetDraft is what issuing a reset token needs before its transaction:
-// the permutation that names its row, and its random part.
-type resetDraft struct {
-	ids    *tokenIDs
-	secret string
-}
-
-func (s *Service) draftResetToken(ctx context.Context) (resetDraft, error) {
-	ids, err := s.resetTokenIDs(ctx)
-	if err != nil {
-		return resetDraft{}, err
-	}
-	secret, err := newResetSecret(s.Rand)
-	if err != nil {
-		return resetDraft{}, err
-	}
-	return resetDraft{ids, secret}, nil
-}
-
-// issueResetToken stores a new token's digest for the user, retires the
-// oldest live tokens beyond LiveResetTokens, and returns the token.
-func (s *Service) issueResetToken(ctx context.Context, tx Tx, d resetDraft, userID int64, now time.Time) (string, error) {
-	id, err := tx.NextResetTokenID(ctx)
-	if err != nil {
-		return "", fmt.Errorf("next reset token id: %w", err)
-	}
-	name, err := d.ids.encode(id)
-	if err != nil {
-		return "", err
-	}
-	token := name + d.secret
-	t := &ResetToken{ID: id, Digest: Digest(token), UserID: userID, CreatedAt: now, ExpiresAt: now.Add(s.cfg.ResetTTL)}
+// issueResetToken stores token's digest for the user, and retires the
+// oldest live tokens beyond LiveResetTokens. The caller draws token with
+// newResetToken before its transaction.
+func (s *Service) issueResetToken(ctx context.Context, tx Tx, token string, userID int64, now time.Time) error {
+	t := &ResetToken{Digest: Digest(token), UserID: userID, CreatedAt: now, ExpiresAt: now.Add(s.cfg.ResetTTL)}
 	if err := tx.CreateResetToken(ctx, t); err != nil {
-		return "", fmt.Errorf("create reset token: %w", err)
+		return fmt.Errorf("create reset token: %w", err)
 	}
 	if _, err := tx.RevokeResetTokens(ctx, userID, s.cfg.LiveResetTokens, now); err != nil {
-		return "", fmt.Errorf("retire old reset tokens: %w", err)
+		return fmt.Errorf("retire old reset tokens: %w", err)
 	}
-	return token, nil
+	return nil
 }
 
 // ValidateReset returns the e-mail address of the account the live reset
@@ -175,13 +111,9 @@ func (s *Service) ValidateReset(ctx context.Context, token string) (string, erro
 	if !wellFormedResetToken(token) {
 		return "", Errorf(ENOTFOUND, MsgInvalidToken)
 	}
-	ids, err := s.resetTokenIDs(ctx)
-	if err != nil {
-		return "", err
-	}
 	var email string
-	err = s.store.View(ctx, func(tx Tx) error {
-		_, u, err := s.liveTokenUser(ctx, tx, ids, token)
+	err := s.store.View(ctx, func(tx Tx) error {
+		_, u, err := s.liveTokenUser(ctx, tx, token)
 		if err != nil {
 			return err
 		}
@@ -191,33 +123,13 @@ func (s *Service) ValidateReset(ctx context.Context, token string) (string, erro
 	return email, storeErr(err)
 }
 
-// liveResetToken returns the live token that token is: the row its first
-// characters name, if the digests match, or else a legacy token with its
-// digest. ENOTFOUND if there is none.
-func liveResetToken(ctx context.Context, tx Tx, ids *tokenIDs, token string, now time.Time) (*ResetToken, error) {
-	d := Digest(token)
-	if id, ok := ids.decode(token); ok {
-		t, err := tx.LiveResetToken(ctx, id, now)
-		if err == nil && sameDigest(t.Digest, d) {
-			return t, nil
-		} else if err != nil && ErrorCode(err) != ENOTFOUND {
-			return nil, fmt.Errorf("find reset token: %w", err)
-		}
-	}
-	t, err := tx.LiveLegacyResetToken(ctx, d, now)
-	if ErrorCode(err) == ENOTFOUND || err == nil && !sameDigest(t.Digest, d) {
-		return nil, Errorf(ENOTFOUND, MsgInvalidToken)
-	} else if err != nil {
-		return nil, fmt.Errorf("find legacy reset token: %w", err)
-	}
-	return t, nil
-}
-
 // liveTokenUser returns a live token and the active user owning it.
-func (s *Service) liveTokenUser(ctx context.Context, tx Tx, ids *tokenIDs, token string) (*ResetToken, *User, error) {
-	t, err := liveResetToken(ctx, tx, ids, token, s.now())
-	if err != nil {
-		return nil, nil, err
+func (s *Service) liveTokenUser(ctx context.Context, tx Tx, token string) (*ResetToken, *User, error) {
+	t, err := tx.LiveResetToken(ctx, Digest(token), s.now())
+	if ErrorCode(err) == ENOTFOUND {
+		return nil, nil, Errorf(ENOTFOUND, MsgInvalidToken)
+	} else if err != nil {
+		return nil, nil, fmt.Errorf("find reset token: %w", err)
 	}
 	u, err := tx.UserByID(ctx, t.UserID)
 	if err != nil {
@@ -240,10 +152,6 @@ func (s *Service) CompleteReset(ctx context.Context, token, password string, m M
 	if !wellFormedResetToken(token) {
 		return Errorf(ENOTFOUND, MsgInvalidToken)
 	}
-	ids, err := s.resetTokenIDs(ctx)
-	if err != nil {
-		return err
-	}
 	unlock := s.tokenLocks.lock(token)
 	defer unlock()
 
@@ -251,8 +159,8 @@ func (s *Service) CompleteReset(ctx context.Context, token, password string, m M
 		live *ResetToken
 		u    *User
 	)
-	err = s.store.View(ctx, func(tx Tx) (err error) {
-		live, u, err = s.liveTokenUser(ctx, tx, ids, token)
+	err := s.store.View(ctx, func(tx Tx) (err error) {
+		live, u, err = s.liveTokenUser(ctx, tx, token)
 		return err
 	})
 	if err != nil {
@@ -267,7 +175,7 @@ func (s *Service) CompleteReset(ctx context.Context, token, password string, m M
 	}
 	now := s.now()
 	err = s.store.Update(ctx, func(tx Tx) error {
-		t, err := tx.ConsumeResetToken(ctx, live.ID, live.Digest, now)
+		t, err := tx.ConsumeResetToken(ctx, live.Digest, now)
 		if ErrorCode(err) == ENOTFOUND {
 			return Errorf(ENOTFOUND, MsgInvalidToken)
 		} else if err != nil {
@@ -321,13 +229,9 @@ func (s *Service) RevokeReset(ctx context.Context, token string, m Meta) error {
 	if !wellFormedResetToken(token) {
 		return Errorf(ENOTFOUND, MsgInvalidToken)
 	}
-	ids, err := s.resetTokenIDs(ctx)
-	if err != nil {
-		return err
-	}
 	now := s.now()
-	err = s.store.Update(ctx, func(tx Tx) error {
-		_, u, err := s.liveTokenUser(ctx, tx, ids, token)
+	err := s.store.Update(ctx, func(tx Tx) error {
+		_, u, err := s.liveTokenUser(ctx, tx, token)
 		if err != nil {
 			return err
 		}

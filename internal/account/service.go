@@ -7,8 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"runtime"
-	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -117,9 +115,7 @@ type Service struct {
 	limits     limitSet
 	hashSlots  chan struct{}
 	tokenLocks keyedMutex
-	resetIDs   atomic.Pointer[tokenIDs] // nil until resetTokenIDs loads the key
-	resetIDsMu sync.Mutex               // one key load at a time
-	mailQueued chan struct{}            // wakes RunOutbox when a mail was queued
+	mailQueued chan struct{} // wakes RunOutbox when a mail was queued
 }
 
 // NewService returns a Service on store. A nil logger discards.

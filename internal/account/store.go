@@ -43,25 +43,16 @@ type Tx interface {
 	SetPassword(ctx context.Context, userID int64, hash string) error
 	SetStatus(ctx context.Context, userID int64, s Status) error
 
-	// NextResetTokenID returns the id the next reset token created in this
-	// transaction will have: a token names its row (tokenIDs). Ids grow
-	// with time, so new rows append.
-	NextResetTokenID(ctx context.Context) (int64, error)
-	// CreateResetToken inserts t under t.ID, or under a new id that it sets
-	// when t.ID is 0; ECONFLICT if the id exists, ENOTFOUND if t.UserID
-	// names no user.
+	// CreateResetToken inserts t and sets t.ID; ECONFLICT if its digest
+	// exists, ENOTFOUND if t.UserID names no user.
 	CreateResetToken(ctx context.Context, t *ResetToken) error
-	// LiveResetToken returns the token with that id, its Digest as stored,
-	// if it is neither used, revoked nor expired at now.
-	LiveResetToken(ctx context.Context, id int64, now time.Time) (*ResetToken, error)
-	// LiveLegacyResetToken is LiveResetToken for the tokens issued before
-	// tokens named their row (SQLite migration 8, PostgreSQL migration 6):
-	// it finds them by digest.
-	LiveLegacyResetToken(ctx context.Context, digest []byte, now time.Time) (*ResetToken, error)
-	// ConsumeResetToken marks the live token with that id and digest used
-	// at now in one conditional update and returns it; ENOTFOUND if it was
-	// not live.
-	ConsumeResetToken(ctx context.Context, id int64, digest []byte, now time.Time) (*ResetToken, error)
+	// LiveResetToken returns the token with that digest if it is neither
+	// used, revoked nor expired at now.
+	LiveResetToken(ctx context.Context, digest []byte, now time.Time) (*ResetToken, error)
+	// ConsumeResetToken marks the live token with that digest used at now
+	// in one conditional update and returns it; ENOTFOUND if it was not
+	// live.
+	ConsumeResetToken(ctx context.Context, digest []byte, now time.Time) (*ResetToken, error)
 	// RevokeResetTokens revokes the user's live tokens except the newest
 	// keep ones and returns how many it revoked.
 	RevokeResetTokens(ctx context.Context, userID int64, keep int, now time.Time) (int, error)
@@ -91,9 +82,6 @@ type Tx interface {
 	// Purge deletes up to limit rows of kind that ended before before (see
 	// PurgeKind) and returns how many it deleted.
 	Purge(ctx context.Context, kind PurgeKind, before time.Time, limit int) (int, error)
-	// Secret returns the secret stored under name, storing fresh under it
-	// first if there is none: a key every process on the database shares.
-	Secret(ctx context.Context, name string, fresh []byte) ([]byte, error)
 	// Stats returns the outbox and reset-token figures of Stats at now,
 	// counting at most limit expired reset tokens.
 	Stats(ctx context.Context, now time.Time, limit int) (Stats, error)

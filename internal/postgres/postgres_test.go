@@ -38,17 +38,6 @@ func TestConformance(t *testing.T) {
 
 var _ storetest.Inspector = (*Store)(nil)
 
-// TestLegacyResetTokens runs the conformance checks of tokens issued before
-// migration 6, marked as the migration marks them.
-func TestLegacyResetTokens(t *testing.T) {
-	s := mustOpen(t, testenv.PostgresDSN(t), Options{})
-	storetest.LegacyResetTokens(t, s, func(t *testing.T, id int64) {
-		if _, err := s.pool.Exec(context.Background(), `UPDATE reset_tokens SET legacy = true WHERE id = $1`, id); err != nil {
-			t.Fatal(err)
-		}
-	})
-}
-
 // t0 is a fixed instant; timestamptz keeps microseconds.
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
@@ -338,7 +327,7 @@ func TestConsumeResetTokenOnceAcrossStores(t *testing.T) {
 			s = b
 		}
 		codes[i] = account.ErrorCode(s.Update(ctx, func(tx account.Tx) error {
-			_, err := tx.ConsumeResetToken(ctx, rt.ID, rt.Digest, t0.Add(time.Minute))
+			_, err := tx.ConsumeResetToken(ctx, rt.Digest, t0.Add(time.Minute))
 			return err
 		}))
 	})
@@ -364,7 +353,7 @@ func TestLiveResetTokensBoundedUnderConcurrency(t *testing.T) {
 	u := mustUser(t, a, "many@example.com")
 	const n, keep = 20, 3
 	errs := make([]error, n)
-	ids := make([]int64, n)
+	digests := make([][]byte, n)
 	concurrently(n, func(i int) {
 		s := a
 		if i%2 == 1 {
@@ -376,7 +365,7 @@ func TestLiveResetTokensBoundedUnderConcurrency(t *testing.T) {
 			if err := tx.CreateResetToken(ctx, rt); err != nil {
 				return err
 			}
-			ids[i] = rt.ID
+			digests[i] = rt.Digest
 			_, err := tx.RevokeResetTokens(ctx, u.ID, keep, now)
 			return err
 		})
@@ -387,7 +376,7 @@ func TestLiveResetTokensBoundedUnderConcurrency(t *testing.T) {
 			t.Fatalf("issue %d: %v", i, errs[i])
 		}
 		err := a.View(ctx, func(tx account.Tx) error {
-			_, err := tx.LiveResetToken(ctx, ids[i], t0.Add(time.Second))
+			_, err := tx.LiveResetToken(ctx, digests[i], t0.Add(time.Second))
 			return err
 		})
 		if err == nil {
@@ -468,9 +457,8 @@ func TestErrorCodes(t *testing.T) {
 			"UserByEmail": second(tx.UserByEmail(ctx, "nobody@example.com")),
 			"UserByUUID":  second(tx.UserByUUID(ctx, "nope")),
 			"OrgByName":   second(tx.OrganizationByName(ctx, "nope")),
-			"Live":        second(tx.LiveResetToken(ctx, 999999, t0)),
-			"LiveLegacy":  second(tx.LiveLegacyResetToken(ctx, account.Digest("x"), t0)),
-			"Consume":     second(tx.ConsumeResetToken(ctx, 999999, account.Digest("x"), t0)),
+			"Live":        second(tx.LiveResetToken(ctx, account.Digest("x"), t0)),
+			"Consume":     second(tx.ConsumeResetToken(ctx, account.Digest("x"), t0)),
 			"ByAuth":      second(tx.UserByAuthToken(ctx, account.Digest("x"), time.Time{})),
 			"SetPassword": tx.SetPassword(ctx, 999999, "h"),
 		} {

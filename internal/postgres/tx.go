@@ -198,29 +198,15 @@ func (t *tx) updateUser(ctx context.Context, op, sql string, args ...any) error 
 	return nil
 }
 
-// NextResetTokenID draws the next id from the table's identity sequence,
-// which every process on the database shares.
-func (t *tx) NextResetTokenID(ctx context.Context) (int64, error) {
-	var id int64
-	err := t.tx.QueryRow(ctx, `SELECT nextval(pg_get_serial_sequence('reset_tokens', 'id'))`).Scan(&id)
-	return id, wrap("next reset token id", err)
-}
-
 func (t *tx) CreateResetToken(ctx context.Context, rt *account.ResetToken) error {
-	if rt.ID == 0 {
-		id, err := t.NextResetTokenID(ctx)
-		if err != nil {
-			return err
-		}
-		rt.ID = id
-	}
-	tag, err := t.tx.Exec(ctx, `
-		INSERT INTO reset_tokens (id, digest, user_id, created_at, expires_at, used_at, revoked_at)
-		OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3, $4, $5, $6, $7)
-		ON CONFLICT DO NOTHING`,
-		rt.ID, rt.Digest, rt.UserID, rt.CreatedAt, rt.ExpiresAt, rt.UsedAt, rt.RevokedAt)
+	err := t.tx.QueryRow(ctx, `
+		INSERT INTO reset_tokens (digest, user_id, created_at, expires_at, used_at, revoked_at)
+		VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (digest) DO NOTHING
+		RETURNING id`,
+		rt.Digest, rt.UserID, rt.CreatedAt, rt.ExpiresAt, rt.UsedAt, rt.RevokedAt).Scan(&rt.ID)
 	switch {
-	case err == nil && tag.RowsAffected() == 0:
+	case errors.Is(err, pgx.ErrNoRows):
 		return account.Errorf(account.ECONFLICT, "The reset token already exists.")
 	case pgCode(err) == codeForeignKeyViolation:
 		return account.Errorf(account.ENOTFOUND, "No such user.")
@@ -240,38 +226,28 @@ func scanResetToken(row pgx.Row) (*account.ResetToken, error) {
 	return &rt, nil
 }
 
-// liveResetToken returns the one live token that where ($1) selects at
-// now ($2).
-func (t *tx) liveResetToken(ctx context.Context, what, where string, key any, now time.Time) (*account.ResetToken, error) {
+// LiveResetToken searches reset_tokens_digest.
+func (t *tx) LiveResetToken(ctx context.Context, digest []byte, now time.Time) (*account.ResetToken, error) {
 	rt, err := scanResetToken(t.tx.QueryRow(ctx, `
 		SELECT `+resetTokenColumns+` FROM reset_tokens
-		WHERE `+where+` AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $2`, key, now))
+		WHERE digest = $1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $2`, digest, now))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, account.Errorf(account.ENOTFOUND, account.MsgInvalidToken)
 	}
 	if err != nil {
-		return nil, wrap(what, err)
+		return nil, wrap("find reset token", err)
 	}
 	return rt, nil
-}
-
-func (t *tx) LiveResetToken(ctx context.Context, id int64, now time.Time) (*account.ResetToken, error) {
-	return t.liveResetToken(ctx, "find reset token", "id = $1", id, now)
-}
-
-// LiveLegacyResetToken searches reset_tokens_legacy_digest (migration 6).
-func (t *tx) LiveLegacyResetToken(ctx context.Context, digest []byte, now time.Time) (*account.ResetToken, error) {
-	return t.liveResetToken(ctx, "find legacy reset token", "digest = $1 AND legacy", digest, now)
 }
 
 // ConsumeResetToken spends the token in one conditional UPDATE. Of
 // concurrent transactions with one token, the first to update the row wins;
 // the others wait for it and then find used_at set, so they match no row.
-func (t *tx) ConsumeResetToken(ctx context.Context, id int64, digest []byte, now time.Time) (*account.ResetToken, error) {
+func (t *tx) ConsumeResetToken(ctx context.Context, digest []byte, now time.Time) (*account.ResetToken, error) {
 	rt, err := scanResetToken(t.tx.QueryRow(ctx, `
 		UPDATE reset_tokens SET used_at = $1
-		WHERE id = $2 AND digest = $3 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $1
-		RETURNING `+resetTokenColumns, now, id, digest))
+		WHERE digest = $2 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $1
+		RETURNING `+resetTokenColumns, now, digest))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, account.Errorf(account.ENOTFOUND, account.MsgInvalidToken)
 	}
@@ -279,19 +255,6 @@ func (t *tx) ConsumeResetToken(ctx context.Context, id int64, digest []byte, now
 		return nil, wrap("consume reset token", err)
 	}
 	return rt, nil
-}
-
-// Secret stores fresh unless a secret is stored under name, then reads the
-// one stored. Under read committed the SELECT sees a secret that a
-// concurrent transaction committed while the INSERT waited for it.
-func (t *tx) Secret(ctx context.Context, name string, fresh []byte) ([]byte, error) {
-	if _, err := t.tx.Exec(ctx, `INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING`,
-		name, fresh); err != nil {
-		return nil, wrap("store secret", err)
-	}
-	var v []byte
-	err := t.tx.QueryRow(ctx, `SELECT value FROM secrets WHERE name = $1`, name).Scan(&v)
-	return v, wrap("read secret", err)
 }
 
 // RevokeResetTokens first locks the user's row, so that concurrent

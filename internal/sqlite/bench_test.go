@@ -82,7 +82,7 @@ func BenchmarkResetRequestParallel(b *testing.B) {
 }
 
 // BenchmarkView measures parallel read transactions that look a user up by
-// e-mail and a reset token by id, as Validate Password Reset does.
+// e-mail and a reset token by digest, as Validate Password Reset does.
 func BenchmarkView(b *testing.B) {
 	s := MustOpen(b)
 	u := benchUser(b, s)
@@ -96,7 +96,7 @@ func BenchmarkView(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			err := s.View(ctx, func(tx account.Tx) error {
-				t, err := tx.LiveResetToken(ctx, rt.ID, t0)
+				t, err := tx.LiveResetToken(ctx, rt.Digest, t0)
 				if err != nil {
 					return err
 				}

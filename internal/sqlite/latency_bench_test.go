@@ -87,11 +87,7 @@ func resetWrites(ctx context.Context, s *sqlite.Store, u *account.User, n uint64
 		if err != nil {
 			return err
 		}
-		id, err := tx.NextResetTokenID(ctx)
-		if err != nil {
-			return err
-		}
-		if err := tx.CreateResetToken(ctx, &account.ResetToken{ID: id, Digest: digest(n), UserID: uu.ID,
+		if err := tx.CreateResetToken(ctx, &account.ResetToken{Digest: digest(n), UserID: uu.ID,
 			CreatedAt: now, ExpiresAt: now.Add(2 * time.Hour)}); err != nil {
 			return err
 		}

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/cruxd/cruxd/internal/account"
-	"github.com/cruxd/cruxd/internal/storetest"
 )
 
 // rawDB opens the database file with database/sql alone, as another
@@ -32,28 +31,19 @@ func mustExec(t *testing.T, db *sql.DB, q string, args ...any) {
 	}
 }
 
-// TestLegacyResetTokens runs the conformance checks of tokens issued before
-// migration 8, marked as the migration marks them.
-func TestLegacyResetTokens(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "cruxd.db")
-	s := mustOpenPath(t, path)
-	db := rawDB(t, path)
-	storetest.LegacyResetTokens(t, s, func(t *testing.T, id int64) {
-		mustExec(t, db, `UPDATE reset_tokens SET legacy = 1 WHERE id = ?`, id)
-	})
-}
-
-// TestUpgradeKeepsResetTokens builds a database at migration 7 holding
-// tokens in the old format, opens it (migration 8 rebuilds reset_tokens),
-// and checks that every row kept its state and only the live one became
-// legacy, that the live old token still validates and spends, and that a
-// new token names its row.
+// TestUpgradeKeepsResetTokens builds a database at migration 8 holding
+// tokens of the scheme before migration 9: ones that named their row, and
+// older ones marked legacy, live, used and expired, and the key of the
+// names. It opens the database (migration 9 indexes every digest) and
+// checks that every row kept its state, that the legacy column and the
+// key are gone, that both kinds of live old token still validate and
+// spend once, and that the ended ones do not.
 func TestUpgradeKeepsResetTokens(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "cruxd.db")
 	db := rawDB(t, path)
 	mustExec(t, db, `CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL) STRICT`)
-	for v := 1; v <= 7; v++ {
+	for v := 1; v <= 8; v++ {
 		names, err := filepath.Glob(fmt.Sprintf("migrations/%04d_*.up.sql", v))
 		if err != nil || len(names) != 1 {
 			t.Fatalf("migration %d: %v %v", v, names, err)
@@ -70,35 +60,48 @@ func TestUpgradeKeepsResetTokens(t *testing.T) {
 	mustExec(t, db, `INSERT INTO organizations VALUES (1, 'org-uuid', 'Crux Supplier', 'SUPPLIER', 0)`)
 	mustExec(t, db, `INSERT INTO users (id, uuid, person_uuid, org_id, email, status, created_at)
 		VALUES (1, 'user-uuid', 'person-uuid', 1, 'old@example.com', 'ACTIVE', 0)`)
+	mustExec(t, db, `INSERT INTO secrets VALUES ('reset-token-ids', ?)`, make([]byte, 32))
 	const (
-		liveToken    = "OldFormatToken000001"
-		usedToken    = "OldFormatToken000002"
-		expiredToken = "OldFormatToken000003"
+		legacyLive   = "OldFormatToken000001"
+		namedLive    = "RowNamedToken0000002"
+		namedUsed    = "RowNamedToken0000003"
+		namedExpired = "RowNamedToken0000004"
 	)
-	mustExec(t, db, `INSERT INTO reset_tokens (id, digest, user_id, created_at, expires_at, used_at)
-		VALUES (6, ?, 1, ?, ?, NULL), (7, ?, 1, ?, ?, NULL), (8, ?, 1, ?, ?, ?)`,
-		account.Digest(expiredToken), ns(-3*time.Hour), ns(-time.Hour),
-		account.Digest(liveToken), ns(-time.Minute), ns(time.Hour),
-		account.Digest(usedToken), ns(-time.Minute), ns(time.Hour), ns(-time.Second))
+	mustExec(t, db, `INSERT INTO reset_tokens (id, digest, user_id, created_at, expires_at, used_at, legacy)
+		VALUES (6, ?, 1, ?, ?, NULL, 1), (7, ?, 1, ?, ?, NULL, 0), (8, ?, 1, ?, ?, ?, 0), (9, ?, 1, ?, ?, NULL, 0)`,
+		account.Digest(legacyLive), ns(-time.Hour), ns(time.Hour),
+		account.Digest(namedLive), ns(-time.Minute), ns(time.Hour),
+		account.Digest(namedUsed), ns(-time.Minute), ns(time.Hour), ns(-time.Second),
+		account.Digest(namedExpired), ns(-3*time.Hour), ns(-time.Hour))
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
 
 	s := mustOpenPath(t, path)
 	db = rawDB(t, path)
-	var rows, legacy, used int
-	if err := db.QueryRow(`SELECT count(*), sum(legacy), count(used_at) FROM reset_tokens`).Scan(&rows, &legacy, &used); err != nil {
+	var rows, used int
+	if err := db.QueryRow(`SELECT count(*), count(used_at) FROM reset_tokens`).Scan(&rows, &used); err != nil {
 		t.Fatal(err)
 	}
-	if rows != 3 || legacy != 1 || used != 1 {
-		t.Errorf("after migration 8: %d rows, %d legacy, %d used; want 3, 1 (the live one), 1", rows, legacy, used)
+	if rows != 4 || used != 1 {
+		t.Errorf("after migration 9: %d rows, %d used; want 4, 1", rows, used)
+	}
+	var left int
+	if err := db.QueryRow(`SELECT count(*) FROM sqlite_schema WHERE name IN ('secrets', 'reset_tokens_legacy_digest')
+		OR name = 'reset_tokens' AND sql LIKE '%legacy%'`).Scan(&left); err != nil {
+		t.Fatal(err)
+	}
+	if left != 0 {
+		t.Errorf("after migration 9: %d of the secrets table, the legacy index and column left, want none", left)
 	}
 
 	svc := account.NewService(s, nil, nil, account.Config{Mode: account.Sandbox}, nil)
-	if email, err := svc.ValidateReset(ctx, liveToken); err != nil || email != "old@example.com" {
-		t.Errorf("ValidateReset(live old token) = %q, %v; want old@example.com", email, err)
+	for _, tok := range []string{legacyLive, namedLive} {
+		if email, err := svc.ValidateReset(ctx, tok); err != nil || email != "old@example.com" {
+			t.Errorf("ValidateReset(live old token %s) = %q, %v; want old@example.com", tok, email, err)
+		}
 	}
-	for _, tok := range []string{usedToken, expiredToken} {
+	for _, tok := range []string{namedUsed, namedExpired} {
 		if _, err := svc.ValidateReset(ctx, tok); account.ErrorCode(err) != account.ENOTFOUND {
 			t.Errorf("ValidateReset(%s): %v, want ENOTFOUND", tok, err)
 		}
@@ -110,26 +113,17 @@ func TestUpgradeKeepsResetTokens(t *testing.T) {
 	if email, err := svc.ValidateReset(ctx, token); err != nil || email != "old@example.com" {
 		t.Errorf("ValidateReset(new token) = %q, %v", email, err)
 	}
-	var newID, newLegacy int64
-	if err := db.QueryRow(`SELECT id, legacy FROM reset_tokens WHERE digest = ?`, account.Digest(token)).Scan(&newID, &newLegacy); err != nil {
-		t.Fatal(err)
-	}
-	if newID != 9 || newLegacy != 0 {
-		t.Errorf("new token stored as row %d, legacy %d; want row 9, not legacy", newID, newLegacy)
-	}
-	// The old token spends like a new one: one transaction, once.
-	err = s.Update(ctx, func(tx account.Tx) error {
-		rt, err := tx.LiveLegacyResetToken(ctx, account.Digest(liveToken), time.Now())
-		if err != nil {
+	// An old token spends like a new one: one conditional update, once.
+	for i := range 2 {
+		err := s.Update(ctx, func(tx account.Tx) error {
+			_, err := tx.ConsumeResetToken(ctx, account.Digest(legacyLive), time.Now())
 			return err
+		})
+		if want := i == 0; (err == nil) != want {
+			t.Errorf("spend %d of the old token: %v", i+1, err)
 		}
-		_, err = tx.ConsumeResetToken(ctx, rt.ID, rt.Digest, time.Now())
-		return err
-	})
-	if err != nil {
-		t.Fatalf("spend the old token: %v", err)
 	}
-	if _, err := svc.ValidateReset(ctx, liveToken); account.ErrorCode(err) != account.ENOTFOUND {
+	if _, err := svc.ValidateReset(ctx, legacyLive); account.ErrorCode(err) != account.ENOTFOUND {
 		t.Errorf("ValidateReset(spent old token): %v, want ENOTFOUND", err)
 	}
 }

@@ -44,15 +44,12 @@ func TestQueryPlans(t *testing.T) {
 		t.Errorf("revoke of a user's old reset tokens:\n%s", plan)
 	}
 
-	// A reset token is found by the id it names, or, issued before
-	// migration 8, through the legacy digest index; none of these reads
-	// more than its row.
+	// A reset token is found through the unique digest index; neither
+	// lookup nor spend reads more than its row.
 	now := time.Now().UnixNano()
 	for q, want := range map[string]string{
-		sqlNextResetTokenID:     "SEARCH reset_tokens",
-		sqlLiveResetToken:       "SEARCH reset_tokens USING INTEGER PRIMARY KEY (rowid=?)",
-		sqlConsumeResetToken:    "SEARCH reset_tokens USING INTEGER PRIMARY KEY (rowid=?)",
-		sqlLiveLegacyResetToken: "SEARCH reset_tokens USING INDEX reset_tokens_legacy_digest (digest=?)",
+		sqlLiveResetToken:       "SEARCH reset_tokens USING INDEX reset_tokens_digest (digest=?)",
+		sqlConsumeResetToken:    "SEARCH reset_tokens USING INDEX reset_tokens_digest (digest=?)",
 		sqlCountLiveResetTokens: "SEARCH reset_tokens USING COVERING INDEX reset_tokens_unspent (user_id=? AND expires_at>?)",
 		// The monitoring count reads the index that holds its columns.
 		sqlCountExpiredResetTokens: "CO-ROUTINE (subquery-1)\nSCAN reset_tokens USING COVERING INDEX reset_tokens_unspent\nSCAN (subquery-1)",

@@ -9,44 +9,26 @@ import (
 )
 
 // The statements of reset tokens whose plans TestQueryPlans checks: each
-// reads one row through the rowid or the legacy digest index.
+// reads one row through the unique digest index.
 const (
-	sqlNextResetTokenID = `SELECT ifnull(max(id), 0) + 1 FROM reset_tokens`
 	// sqlLive is the condition of a live reset token at ?2 (expires_at <=
 	// now is expired).
-	sqlLive                 = `used_at IS NULL AND revoked_at IS NULL AND expires_at > ?2`
-	sqlResetTokenColumns    = `id, digest, user_id, created_at, expires_at`
-	sqlLiveResetToken       = `SELECT ` + sqlResetTokenColumns + ` FROM reset_tokens WHERE id = ?1 AND ` + sqlLive
-	sqlLiveLegacyResetToken = `SELECT ` + sqlResetTokenColumns + ` FROM reset_tokens
-		WHERE digest = ?1 AND legacy = 1 AND ` + sqlLive
-	sqlConsumeResetToken = `UPDATE reset_tokens SET used_at = ?2 WHERE id = ?1 AND digest = ?3 AND ` + sqlLive + `
+	sqlLive              = `used_at IS NULL AND revoked_at IS NULL AND expires_at > ?2`
+	sqlResetTokenColumns = `id, digest, user_id, created_at, expires_at`
+	sqlLiveResetToken    = `SELECT ` + sqlResetTokenColumns + ` FROM reset_tokens WHERE digest = ?1 AND ` + sqlLive
+	sqlConsumeResetToken = `UPDATE reset_tokens SET used_at = ?2 WHERE digest = ?1 AND ` + sqlLive + `
 		RETURNING ` + sqlResetTokenColumns
 )
 
-// NextResetTokenID returns the id the next reset token will have: one
-// more than the newest row's. Only the writer creates rows, so the id is
-// still free when CreateResetToken uses it in the same transaction.
-func (t *tx) NextResetTokenID(context.Context) (int64, error) {
-	if err := t.checkWrite(); err != nil {
-		return 0, err
-	}
-	var id int64
-	if err := t.queryRow(sqlNextResetTokenID).Scan(&id); err != nil {
-		return 0, fmt.Errorf("next reset token id: %w", err)
-	}
-	return id, nil
-}
-
-// CreateResetToken inserts t under t.ID, or under a new id that it sets
-// when t.ID is 0; ECONFLICT if the id exists, ENOTFOUND if t.UserID names
-// no user.
+// CreateResetToken inserts t and sets t.ID; ECONFLICT if its digest exists,
+// ENOTFOUND if t.UserID names no user.
 func (t *tx) CreateResetToken(_ context.Context, rt *account.ResetToken) error {
 	if err := t.checkWrite(); err != nil {
 		return err
 	}
-	const q = `INSERT INTO reset_tokens (id, digest, user_id, created_at, expires_at, used_at, revoked_at)
-		VALUES (nullif(?, 0), ?, ?, ?, ?, ?, ?)`
-	res, err := t.exec(q, rt.ID, rt.Digest, rt.UserID, unixNano(rt.CreatedAt), unixNano(rt.ExpiresAt),
+	const q = `INSERT INTO reset_tokens (digest, user_id, created_at, expires_at, used_at, revoked_at)
+		VALUES (?, ?, ?, ?, ?, ?)`
+	res, err := t.exec(q, rt.Digest, rt.UserID, unixNano(rt.CreatedAt), unixNano(rt.ExpiresAt),
 		nullNano(rt.UsedAt), nullNano(rt.RevokedAt))
 	if err != nil {
 		return classify(err, "insert reset token", "reset token exists", "user not found")
@@ -59,35 +41,25 @@ func (t *tx) CreateResetToken(_ context.Context, rt *account.ResetToken) error {
 	return nil
 }
 
-// LiveResetToken returns the token with that id, its digest as stored, if
-// it is neither used, revoked nor expired at now; ENOTFOUND otherwise.
-func (t *tx) LiveResetToken(_ context.Context, id int64, now time.Time) (*account.ResetToken, error) {
-	rt, err := scanResetToken(t.queryRow(sqlLiveResetToken, id, now.UnixNano()).Scan)
+// LiveResetToken returns the token with that digest if it is neither used,
+// revoked nor expired at now; ENOTFOUND otherwise.
+func (t *tx) LiveResetToken(_ context.Context, digest []byte, now time.Time) (*account.ResetToken, error) {
+	rt, err := scanResetToken(t.queryRow(sqlLiveResetToken, digest, now.UnixNano()).Scan)
 	if err != nil {
 		return nil, notFound(err, "find reset token", account.MsgInvalidToken)
 	}
 	return rt, nil
 }
 
-// LiveLegacyResetToken returns the live token issued before migration 8
-// with that digest: a search of reset_tokens_legacy_digest.
-func (t *tx) LiveLegacyResetToken(_ context.Context, digest []byte, now time.Time) (*account.ResetToken, error) {
-	rt, err := scanResetToken(t.queryRow(sqlLiveLegacyResetToken, digest, now.UnixNano()).Scan)
-	if err != nil {
-		return nil, notFound(err, "find legacy reset token", account.MsgInvalidToken)
-	}
-	return rt, nil
-}
-
-// ConsumeResetToken marks the live token with that id and digest used at
-// now, in one conditional UPDATE whose returned row decides, and returns
-// it; ENOTFOUND if it was not live. Of concurrent calls exactly one wins.
-func (t *tx) ConsumeResetToken(_ context.Context, id int64, digest []byte, now time.Time) (*account.ResetToken, error) {
+// ConsumeResetToken marks the live token with that digest used at now, in
+// one conditional UPDATE whose returned row decides, and returns it;
+// ENOTFOUND if it was not live. Of concurrent calls exactly one wins.
+func (t *tx) ConsumeResetToken(_ context.Context, digest []byte, now time.Time) (*account.ResetToken, error) {
 	if err := t.checkWrite(); err != nil {
 		return nil, err
 	}
 	n := now.UnixNano()
-	rt, err := scanResetToken(t.queryRow(sqlConsumeResetToken, id, n, digest).Scan)
+	rt, err := scanResetToken(t.queryRow(sqlConsumeResetToken, digest, n).Scan)
 	if err != nil {
 		return nil, notFound(err, "consume reset token", account.MsgInvalidToken)
 	}
@@ -106,22 +78,6 @@ func scanResetToken(scan func(...any) error) (*account.ResetToken, error) {
 	}
 	rt.CreatedAt, rt.ExpiresAt = fromNano(created), fromNano(expires)
 	return &rt, nil
-}
-
-// Secret returns the secret stored under name, storing fresh under it
-// first if there is none.
-func (t *tx) Secret(_ context.Context, name string, fresh []byte) ([]byte, error) {
-	if err := t.checkWrite(); err != nil {
-		return nil, err
-	}
-	if _, err := t.exec(`INSERT INTO secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`, name, fresh); err != nil {
-		return nil, fmt.Errorf("store secret: %w", err)
-	}
-	var v []byte
-	if err := t.queryRow(`SELECT value FROM secrets WHERE name = ?`, name).Scan(&v); err != nil {
-		return nil, fmt.Errorf("read secret: %w", err)
-	}
-	return v, nil
 }
 
 // sqlRevokeResetTokens revokes at ?2 the live tokens of user ?1 but the

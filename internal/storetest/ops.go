@@ -84,10 +84,10 @@ func testPurge(t *testing.T, s account.Store) {
 	usedLater := resetToken(t, s, u, "used later", at(-minute), 2*hour)
 	resetToken(t, s, u2, "revoked", at(-3*hour), 10*hour)
 	update(t, s, func(tx account.Tx) error {
-		if _, err := tx.ConsumeResetToken(ctx, used.ID, used.Digest, at(-hour)); err != nil {
+		if _, err := tx.ConsumeResetToken(ctx, used.Digest, at(-hour)); err != nil {
 			return err
 		}
-		if _, err := tx.ConsumeResetToken(ctx, usedLater.ID, usedLater.Digest, at(minute)); err != nil {
+		if _, err := tx.ConsumeResetToken(ctx, usedLater.Digest, at(minute)); err != nil {
 			return err
 		}
 		_, err := tx.RevokeResetTokens(ctx, u2.ID, 0, at(-hour))
@@ -101,7 +101,7 @@ func testPurge(t *testing.T, s account.Store) {
 	}
 	update(t, s, func(tx account.Tx) error {
 		// "used later" is still there: creating it again conflicts.
-		err := tx.CreateResetToken(ctx, &account.ResetToken{ID: usedLater.ID, Digest: account.Digest("again"), UserID: u.ID, CreatedAt: t0, ExpiresAt: at(hour)})
+		err := tx.CreateResetToken(ctx, &account.ResetToken{Digest: usedLater.Digest, UserID: u.ID, CreatedAt: t0, ExpiresAt: at(hour)})
 		wantCode(t, "re-create the token used after t0", err, account.ECONFLICT)
 		return nil
 	})

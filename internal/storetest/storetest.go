@@ -52,7 +52,6 @@ func Run(t *testing.T, open func(t *testing.T) account.Store) {
 		{"User/SetPasswordAndStatus", testUserSetters},
 		{"User/ListAndCount", testUsersList},
 		{"ResetToken/CreateAndLive", testResetCreateAndLive},
-		{"ResetToken/NextID", testResetNextID},
 		{"ResetToken/Conflict", testResetConflict},
 		{"ResetToken/LiveHonoursState", testResetLiveState},
 		{"ResetToken/ConsumeOnce", testResetConsumeOnce},
@@ -74,7 +73,6 @@ func Run(t *testing.T, open func(t *testing.T) account.Store) {
 		{"Audit/ByEmail", testAuditByEmail},
 		{"Purge/EndedRowsOnly", testPurge},
 		{"Stats", testStats},
-		{"Secret/StoredOnce", testSecret},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })

@@ -27,14 +27,14 @@ func oneUser(t *testing.T, s account.Store) *account.User {
 }
 
 // unknownToken names no stored reset token.
-var unknownToken = &account.ResetToken{ID: 1 << 40, Digest: account.Digest("unknown")}
+var unknownToken = &account.ResetToken{Digest: account.Digest("unknown")}
 
 // live reports whether rt is live at now.
 func live(t *testing.T, s account.Store, rt *account.ResetToken, now time.Time) bool {
 	t.Helper()
 	var err error
 	_ = s.View(context.Background(), func(tx account.Tx) error {
-		_, err = tx.LiveResetToken(context.Background(), rt.ID, now)
+		_, err = tx.LiveResetToken(context.Background(), rt.Digest, now)
 		return nil
 	})
 	if err != nil && account.ErrorCode(err) != account.ENOTFOUND {
@@ -50,7 +50,7 @@ func testResetCreateAndLive(t *testing.T, s account.Store) {
 		t.Error("CreateResetToken did not set ID")
 	}
 	view(t, s, func(tx account.Tx) error {
-		got, err := tx.LiveResetToken(context.Background(), want.ID, at(minute))
+		got, err := tx.LiveResetToken(context.Background(), want.Digest, at(minute))
 		if err != nil {
 			return err
 		}
@@ -62,52 +62,15 @@ func testResetCreateAndLive(t *testing.T, s account.Store) {
 	})
 }
 
-// testResetNextID: NextResetTokenID names the row CreateResetToken then
-// creates, and ids grow.
-func testResetNextID(t *testing.T, s account.Store) {
-	ctx := context.Background()
-	u := oneUser(t, s)
-	first := resetToken(t, s, u, "first", t0, hour)
-	var next *account.ResetToken
-	update(t, s, func(tx account.Tx) error {
-		id, err := tx.NextResetTokenID(ctx)
-		if err != nil {
-			return err
-		}
-		if id <= first.ID {
-			t.Errorf("NextResetTokenID = %d after token %d, want a larger id", id, first.ID)
-		}
-		next = &account.ResetToken{ID: id, Digest: account.Digest("next"), UserID: u.ID, CreatedAt: t0, ExpiresAt: at(hour)}
-		if err := tx.CreateResetToken(ctx, next); err != nil {
-			return err
-		}
-		if next.ID != id {
-			t.Errorf("CreateResetToken stored id %d, want %d", next.ID, id)
-		}
-		again, err := tx.NextResetTokenID(ctx)
-		if err == nil && again <= id {
-			t.Errorf("NextResetTokenID = %d after creating %d, want a larger id", again, id)
-		}
-		return err
-	})
-	view(t, s, func(tx account.Tx) error {
-		got, err := tx.LiveResetToken(ctx, next.ID, at(minute))
-		if err == nil && !bytes.Equal(got.Digest, next.Digest) {
-			t.Errorf("token %d has digest %x, want %x", next.ID, got.Digest, next.Digest)
-		}
-		return err
-	})
-}
-
 func testResetConflict(t *testing.T, s account.Store) {
 	ctx := context.Background()
 	u := oneUser(t, s)
 	tok := resetToken(t, s, u, "tok", t0, hour)
 	err := s.Update(ctx, func(tx account.Tx) error {
-		return tx.CreateResetToken(ctx, &account.ResetToken{ID: tok.ID, Digest: account.Digest("other"), UserID: u.ID,
-			CreatedAt: t0, ExpiresAt: at(hour)})
+		return tx.CreateResetToken(ctx, &account.ResetToken{Digest: tok.Digest, UserID: u.ID,
+			CreatedAt: at(minute), ExpiresAt: at(hour)})
 	})
-	wantCode(t, "CreateResetToken with an existing id", err, account.ECONFLICT)
+	wantCode(t, "CreateResetToken with an existing digest", err, account.ECONFLICT)
 	err = s.Update(ctx, func(tx account.Tx) error {
 		return tx.CreateResetToken(ctx, &account.ResetToken{Digest: account.Digest("orphan"), UserID: u.ID + 1000,
 			CreatedAt: t0, ExpiresAt: at(hour)})
@@ -121,7 +84,7 @@ func testResetLiveState(t *testing.T, s account.Store) {
 	expiring := resetToken(t, s, u, "expiring", t0, hour)
 	used := resetToken(t, s, u, "used", t0, hour)
 	update(t, s, func(tx account.Tx) error {
-		_, err := tx.ConsumeResetToken(ctx, used.ID, used.Digest, at(minute))
+		_, err := tx.ConsumeResetToken(ctx, used.Digest, at(minute))
 		return err
 	})
 	// A second user's token, revoked with all of that user's tokens.
@@ -157,9 +120,9 @@ func testResetConsumeOnce(t *testing.T, s account.Store) {
 	u := oneUser(t, s)
 	want := resetToken(t, s, u, "tok", t0, hour)
 	update(t, s, func(tx account.Tx) error {
-		_, err := tx.ConsumeResetToken(ctx, want.ID, account.Digest("not tok"), at(minute))
+		_, err := tx.ConsumeResetToken(ctx, account.Digest("not tok"), at(minute))
 		wantCode(t, "ConsumeResetToken with another digest", err, account.ENOTFOUND)
-		got, err := tx.ConsumeResetToken(ctx, want.ID, want.Digest, at(minute))
+		got, err := tx.ConsumeResetToken(ctx, want.Digest, at(minute))
 		if err != nil {
 			return err
 		}
@@ -169,7 +132,7 @@ func testResetConsumeOnce(t *testing.T, s account.Store) {
 		return nil
 	})
 	err := s.Update(ctx, func(tx account.Tx) error {
-		_, err := tx.ConsumeResetToken(ctx, want.ID, want.Digest, at(2*minute))
+		_, err := tx.ConsumeResetToken(ctx, want.Digest, at(2*minute))
 		return err
 	})
 	wantCode(t, "second ConsumeResetToken", err, account.ENOTFOUND)
@@ -199,7 +162,7 @@ func testResetConsumeNotLive(t *testing.T, s account.Store) {
 		{"fresh", fresh, at(2*minute + hour)}, // expires exactly now
 	} {
 		err := s.Update(ctx, func(tx account.Tx) error {
-			_, err := tx.ConsumeResetToken(ctx, c.rt.ID, c.rt.Digest, c.now)
+			_, err := tx.ConsumeResetToken(ctx, c.rt.Digest, c.now)
 			return err
 		})
 		wantCode(t, fmt.Sprintf("ConsumeResetToken(%s)", c.name), err, account.ENOTFOUND)
@@ -218,7 +181,7 @@ func testResetConsumeConcurrent(t *testing.T, s account.Store) {
 	for i := range n {
 		wg.Go(func() {
 			errs[i] = s.Update(ctx, func(tx account.Tx) error {
-				_, err := tx.ConsumeResetToken(ctx, tok.ID, tok.Digest, at(minute))
+				_, err := tx.ConsumeResetToken(ctx, tok.Digest, at(minute))
 				return err
 			})
 		})
@@ -310,70 +273,6 @@ func testResetRevokeAll(t *testing.T, s account.Store) {
 		if live(t, s, toks[fmt.Sprint("t", i)], at(5*minute)) {
 			t.Errorf("token t%d still live after keep=0", i)
 		}
-	}
-}
-
-// LegacyResetTokens checks the tokens issued before tokens named their row:
-// markLegacy must make the token with that id one of them, as the
-// migration did with every row it found (SQLite's 8, PostgreSQL's 6).
-// Such a token is found by its digest while it lives; a token that names
-// its row is not.
-func LegacyResetTokens(t *testing.T, s account.Store, markLegacy func(t *testing.T, id int64)) {
-	ctx := context.Background()
-	u := oneUser(t, s)
-	old := resetToken(t, s, u, "old", t0, hour)
-	markLegacy(t, old.ID)
-	spent := resetToken(t, s, u, "old and spent", t0, hour)
-	markLegacy(t, spent.ID)
-	current := resetToken(t, s, u, "current", t0, hour)
-	update(t, s, func(tx account.Tx) error {
-		_, err := tx.ConsumeResetToken(ctx, spent.ID, spent.Digest, at(minute))
-		return err
-	})
-	legacy := func(rt *account.ResetToken, now time.Time) (*account.ResetToken, error) {
-		var got *account.ResetToken
-		err := s.View(ctx, func(tx account.Tx) (err error) {
-			got, err = tx.LiveLegacyResetToken(ctx, rt.Digest, now)
-			return err
-		})
-		return got, err
-	}
-	got, err := legacy(old, at(minute))
-	if err != nil {
-		t.Fatalf("LiveLegacyResetToken(old): %v", err)
-	}
-	if got.ID != old.ID || got.UserID != u.ID || !bytes.Equal(got.Digest, old.Digest) {
-		t.Errorf("LiveLegacyResetToken(old) = %+v, want %+v", *got, *old)
-	}
-	_, err = legacy(old, at(hour))
-	wantCode(t, "LiveLegacyResetToken of an expired token", err, account.ENOTFOUND)
-	_, err = legacy(spent, at(minute))
-	wantCode(t, "LiveLegacyResetToken of a spent token", err, account.ENOTFOUND)
-	_, err = legacy(current, at(minute))
-	wantCode(t, "LiveLegacyResetToken of a token that names its row", err, account.ENOTFOUND)
-}
-
-// testSecret: a secret is stored once; later calls return it, not theirs.
-func testSecret(t *testing.T, s account.Store) {
-	ctx := context.Background()
-	get := func(name string, fresh []byte) []byte {
-		t.Helper()
-		var v []byte
-		update(t, s, func(tx account.Tx) (err error) {
-			v, err = tx.Secret(ctx, name, fresh)
-			return err
-		})
-		return v
-	}
-	a, b := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
-	if got := get("one", a); !bytes.Equal(got, a) {
-		t.Errorf("first Secret(one) = %x, want the fresh %x", got, a)
-	}
-	if got := get("one", b); !bytes.Equal(got, a) {
-		t.Errorf("second Secret(one) = %x, want the stored %x", got, a)
-	}
-	if got := get("two", b); !bytes.Equal(got, b) {
-		t.Errorf("Secret(two) = %x, want its own %x", got, b)
 	}
 }
 

@@ -64,7 +64,7 @@ func testUpdateRollsBack(t *testing.T, s account.Store) {
 		wantCode(t, "rolled-back organization", err, account.ENOTFOUND)
 		_, err = tx.UserByEmail(ctx, "lost@example.com")
 		wantCode(t, "rolled-back user", err, account.ENOTFOUND)
-		_, err = tx.LiveResetToken(ctx, lost.ID, t0)
+		_, err = tx.LiveResetToken(ctx, lost.Digest, t0)
 		wantCode(t, "rolled-back reset token", err, account.ENOTFOUND)
 		if n, err := tx.CountUsers(ctx); err != nil || n != 1 {
 			t.Errorf("CountUsers = %d, %v; want 1", n, err)
