@@ -2,6 +2,7 @@
 //
 //	cruxd [serve] [flags]   run the server (the default)
 //	cruxd migrate [flags]   apply database migrations and exit
+//	cruxd backup [--db FILE] DEST                         an online copy of a SQLite database
 //	cruxd org add --name NAME --type RETAILER|SUPPLIER
 //	cruxd user add --org NAME --email E [--first F] [--last L]   (password on stdin, else a reset link)
 //	cruxd user list | user deactivate --email E | user reset-link --email E
@@ -51,10 +52,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = runServe(ctx, args, stdout, stderr, getenv)
 	case "migrate":
 		err = runMigrate(ctx, args, stdout, stderr, getenv)
+	case "backup":
+		err = runBackup(ctx, args, stdout, stderr, getenv)
 	case "org", "user", "purge", "import", "audit":
 		err = runAdmin(ctx, cmd, args, os.Stdin, stdout, stderr, getenv)
 	default:
-		err = fmt.Errorf("%w: unknown command %q (commands: serve, migrate, org, user, purge, import, audit)", errUsage, cmd)
+		err = fmt.Errorf("%w: unknown command %q (commands: serve, migrate, backup, org, user, purge, import, audit)", errUsage, cmd)
 	}
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
@@ -97,10 +100,16 @@ func openService(ctx context.Context, c *config, noMigrate bool, cfg account.Con
 	return account.NewService(store, hasher, policy, cfg, log), store, nil
 }
 
+// isPostgresURL reports whether --db names a PostgreSQL database rather
+// than a SQLite file.
+func isPostgresURL(db string) bool {
+	return strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://")
+}
+
 // openStore opens the database --db names: a postgres:// URL or a SQLite
 // file path. Migrations are applied unless noMigrate.
 func openStore(ctx context.Context, c *config, noMigrate bool) (account.Store, error) {
-	if strings.HasPrefix(c.DB, "postgres://") || strings.HasPrefix(c.DB, "postgresql://") {
+	if isPostgresURL(c.DB) {
 		s, err := postgres.Open(ctx, c.DB, postgres.Options{
 			MaxConns: int32(c.PoolSize), StatementTimeout: c.StatementTimeout, NoMigrate: noMigrate,
 		})
