@@ -82,7 +82,8 @@ func newFlagSet(name string, c *config, serve bool, stderr io.Writer) *flag.Flag
 		fs.IntVar(&l.ResetMailsPerAddressHour, "limit-reset-mails", d.ResetMailsPerAddressHour, "limit: reset mails sent to one address an hour (0: no limit)")
 		fs.IntVar(&l.ResetCallsPerIPMinute, "limit-reset-calls", d.ResetCallsPerIPMinute, "limit: Reset Password calls from one client IP a minute (0: no limit)")
 		fs.IntVar(&l.FailedLoginsPerIPMinute, "limit-login-ip", d.FailedLoginsPerIPMinute, "limit: failed logins from one client IP a minute (0: no limit)")
-		fs.IntVar(&l.FailedLoginsPerAccount, "limit-login-account", d.FailedLoginsPerAccount, "limit: failed logins for one username in 15 minutes before it is slowed down (0: no limit)")
+		fs.IntVar(&l.FailedLoginsPerUserIP, "limit-login-account", d.FailedLoginsPerUserIP, "limit: failed logins for one username from one client IP in 15 minutes (0: no limit)")
+		fs.IntVar(&l.FailedLoginsPerUserHour, "limit-login-account-hour", d.FailedLoginsPerUserHour, "limit: failed logins for one username an hour from client IPs that did not log in to it (0: no limit)")
 		fs.DurationVar(&c.MailLease, "mail-lease", account.OutboxLease, "how long a mail being sent is leased: a mail whose sender died is sent again after it (lower it for tests)")
 		fs.DurationVar(&c.MailRetryMin, "mail-retry-min", 30*time.Second, "wait before retrying a failed mail, doubled each time up to 1h; retried for 24h (lower it for tests)")
 		fs.BoolVar(&c.NoMigrate, "no-migrate", false, "do not apply database migrations at start")
@@ -169,7 +170,7 @@ func (c *config) validate() error {
 	if c.MailRetryMin <= 0 {
 		return fmt.Errorf("%w: --mail-retry-min must be positive", errUsage)
 	}
-	if l := c.LimitValues; min(l.ResetMailsPerAddressHour, l.ResetCallsPerIPMinute, l.FailedLoginsPerIPMinute, l.FailedLoginsPerAccount) < 0 {
+	if l := c.LimitValues; min(l.ResetMailsPerAddressHour, l.ResetCallsPerIPMinute, l.FailedLoginsPerIPMinute, l.FailedLoginsPerUserIP, l.FailedLoginsPerUserHour) < 0 {
 		return fmt.Errorf("%w: a --limit-* flag is negative", errUsage)
 	}
 	if err := checkPprofAddr(c.PprofAddr); err != nil {

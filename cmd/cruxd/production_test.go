@@ -398,26 +398,29 @@ func TestProductionTrustedProxy(t *testing.T) {
 	})
 }
 
-// TestProductionAccountThrottle: repeated failed logins slow a username down
-// alike whether or not an account uses it, and a completed reset clears the
-// account's throttle.
+// TestProductionAccountThrottle: repeated failed logins for a username from
+// one client slow that client down alike whether or not an account uses
+// the username, the owner still logs in from another address, and a
+// completed reset clears the throttle of the client that completed it.
 func TestProductionAccountThrottle(t *testing.T) {
 	mp := testenv.StartMailpit(t)
 	p := startProd(t, newProdDB(t), mp, "--trusted-proxy", "127.0.0.1/32")
-	limit := account.ProductionLimits.FailedLoginsPerAccount
+	limit := account.ProductionLimits.FailedLoginsPerUserIP
+	login := func(user, pw, xff string) *cruxdtest.Response {
+		return p.Do(t, "POST", "/organizations/user-login/", map[string]string{"username": user, "password": pw},
+			"X-Forwarded-For", xff)
+	}
+	var royIP string
 	inOneWindow(t, 15*time.Minute, func(attempt int) error {
 		var first *cruxdtest.Response
 		for i, user := range []string{roy, fmt.Sprintf("stranger%d@example.com", attempt)} {
 			xff := fmt.Sprintf("192.0.2.%d", 10*attempt+i) // one IP per user: the IP limit stays out of it
 			for j := range limit {
-				r := p.Do(t, "POST", "/organizations/user-login/", map[string]string{"username": user, "password": "wrong password"},
-					"X-Forwarded-For", xff)
-				if r.Status != 401 {
+				if r := login(user, "wrong password", xff); r.Status != 401 {
 					return fmt.Errorf("failed login %d as %s: %d %s", j+1, user, r.Status, r.Body)
 				}
 			}
-			r, err := throttled(p.Do(t, "POST", "/organizations/user-login/", map[string]string{"username": user, "password": "wrong password"},
-				"X-Forwarded-For", xff))
+			r, err := throttled(login(user, "wrong password", xff))
 			if err != nil {
 				return fmt.Errorf("login %d as %s: %v", limit+1, user, err)
 			}
@@ -425,19 +428,26 @@ func TestProductionAccountThrottle(t *testing.T) {
 				first = r
 			}
 			sameResponse(t, "throttled member vs stranger", first, r)
+			if user == roy {
+				royIP = xff
+			}
 		}
-		if _, err := throttled(p.Do(t, "POST", "/organizations/user-login/", map[string]string{"username": roy, "password": royOldPW})); err != nil {
-			return fmt.Errorf("roy with the right password while throttled: %v", err)
+		if _, err := throttled(login(roy, royOldPW, royIP)); err != nil {
+			return fmt.Errorf("roy with the right password from the throttled client: %v", err)
 		}
 		return nil
 	})
+	if r := login(roy, royOldPW, "198.51.100.200"); r.Status != 200 {
+		t.Fatalf("roy from another address: %d %s, want 200", r.Status, r.Body)
+	}
 
 	askReset(t, p, roy)
 	tok, _ := mailedToken(t, mp, roy, 1)
-	if r := p.Do(t, "POST", "/organizations/complete-password/", map[string]string{"password": newPW, "token": tok}); r.Status != 204 {
+	if r := p.Do(t, "POST", "/organizations/complete-password/", map[string]string{"password": newPW, "token": tok},
+		"X-Forwarded-For", royIP); r.Status != 204 {
 		t.Fatalf("complete: %d %s", r.Status, r.Body)
 	}
-	if r := p.Do(t, "POST", "/organizations/user-login/", map[string]string{"username": roy, "password": newPW}); r.Status != 200 {
+	if r := login(roy, newPW, royIP); r.Status != 200 {
 		t.Fatalf("login after the reset: %d %s (the reset must clear the throttle)", r.Status, r.Body)
 	}
 }
@@ -536,9 +546,10 @@ func TestProductionTiming(t *testing.T) {
 	mp := testenv.StartMailpit(t)
 	// Every request comes from its own client IP (X-Forwarded-For from a
 	// trusted proxy), so the per-IP limits stay on but never trip; the
-	// per-account login slow-down is off, else the 6th wrong password
+	// per-username limits are off, else the 6th (or 21st) wrong password
 	// would measure a 429.
-	p := startProd(t, newProdDB(t), mp, "--trusted-proxy", "127.0.0.1/32", "--limit-login-account", "0")
+	p := startProd(t, newProdDB(t), mp, "--trusted-proxy", "127.0.0.1/32", "--limit-login-account", "0",
+		"--limit-login-account-hour", "0")
 	client := &http.Client{Timeout: 30 * time.Second}
 	var ip int
 	timed := func(path, body string, want int) time.Duration {

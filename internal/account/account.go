@@ -122,6 +122,7 @@ type AuthToken struct {
 	Digest    []byte
 	UserID    int64
 	CreatedAt time.Time
+	Source    []byte // digest of the client's address it was issued to
 }
 
 // Meta describes who made a request, for the audit trail and mails.

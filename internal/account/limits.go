@@ -10,12 +10,18 @@ import (
 	"time"
 )
 
-// Limits are the abuse limits' sizes; a zero field disables that limit.
+// Limits are the abuse limits' sizes; a zero field disables that limit. A
+// client is the per-IP key of Meta.IP.
 type Limits struct {
 	ResetMailsPerAddressHour int // reset mails sent to one address an hour
-	ResetCallsPerIPMinute    int // Reset Password calls from one IP a minute
-	FailedLoginsPerIPMinute  int // failed logins from one IP a minute
-	FailedLoginsPerAccount   int // failed logins for one username in 15 minutes before it is slowed down
+	ResetCallsPerIPMinute    int // Reset Password calls from one client a minute
+	FailedLoginsPerIPMinute  int // failed logins from one client a minute
+	FailedLoginsPerUserIP    int // failed logins for one username from one client in 15 minutes
+	// FailedLoginsPerUserHour bounds the failed logins for one username in
+	// a clock hour from clients that did not log in to it within AuthTTL:
+	// guessers spread over many addresses are slowed down while the owner,
+	// from an address it logged in from, is not.
+	FailedLoginsPerUserHour int
 }
 
 // ProductionLimits are the limits production applies by default.
@@ -23,7 +29,8 @@ var ProductionLimits = Limits{
 	ResetMailsPerAddressHour: 3,
 	ResetCallsPerIPMinute:    20,
 	FailedLoginsPerIPMinute:  10,
-	FailedLoginsPerAccount:   5,
+	FailedLoginsPerUserIP:    5,
+	FailedLoginsPerUserHour:  20,
 }
 
 // Limit is a fixed-window abuse limit: at most Max events per Window for each
@@ -36,20 +43,75 @@ type Limit struct {
 
 // limitSet is every limit the Service applies, named once.
 type limitSet struct {
-	resetCalls   Limit // Reset Password calls per client IP
-	resetMails   Limit // reset mails per address; a message's first attempt counts
-	failedIP     Limit // failed logins per client IP
-	failedByUser Limit // failed logins per username, known or not
+	resetCalls     Limit // Reset Password calls per client
+	resetMails     Limit // reset mails per address; a message's first attempt counts
+	failedIP       Limit // failed logins per client
+	failedUserIP   Limit // failed logins per (username, client)
+	failedUserHour Limit // failed logins per username from clients it does not know
 }
 
 func newLimitSet(l Limits) limitSet {
 	return limitSet{
-		resetCalls:   Limit{Name: "reset-ip", Window: time.Minute, Max: l.ResetCallsPerIPMinute},
-		resetMails:   Limit{Name: "reset-mail-addr", Window: time.Hour, Max: l.ResetMailsPerAddressHour},
-		failedIP:     Limit{Name: "login-fail-ip", Window: time.Minute, Max: l.FailedLoginsPerIPMinute},
-		failedByUser: Limit{Name: "login-fail-user", Window: 15 * time.Minute, Max: l.FailedLoginsPerAccount},
+		resetCalls:     Limit{Name: "reset-ip", Window: time.Minute, Max: l.ResetCallsPerIPMinute},
+		resetMails:     Limit{Name: "reset-mail-addr", Window: time.Hour, Max: l.ResetMailsPerAddressHour},
+		failedIP:       Limit{Name: "login-fail-ip", Window: time.Minute, Max: l.FailedLoginsPerIPMinute},
+		failedUserIP:   Limit{Name: "login-fail-user-ip", Window: 15 * time.Minute, Max: l.FailedLoginsPerUserIP},
+		failedUserHour: Limit{Name: "login-fail-user", Window: time.Hour, Max: l.FailedLoginsPerUserHour},
 	}
 }
+
+// loginLimited reports whether any limit applies to logins.
+func (l limitSet) loginLimited() bool {
+	return l.failedIP.Max > 0 || l.failedUserIP.Max > 0 || l.failedUserHour.Max > 0
+}
+
+// reserveLogin counts a login attempt as a failure against the failed-login
+// limits, before its hash, and returns what it counted for a success to
+// release; ETHROTTLED when a limit is full. u is the account using the
+// username, nil if none: the username's limits apply alike to strangers
+// and members, except that a client that logged in to u within AuthTTL is
+// not held to the username's hourly ceiling.
+func (s *Service) reserveLogin(ctx context.Context, tx Tx, email string, u *User, m Meta, now time.Time) ([]*reservation, error) {
+	ip, err := reserve(ctx, tx, s.limits.failedIP, now, m.IP)
+	if err != nil {
+		return nil, err
+	}
+	pair, err := reserve(ctx, tx, s.limits.failedUserIP, now, email, m.IP)
+	if err != nil {
+		return nil, err
+	}
+	held := []*reservation{ip, pair}
+	if s.limits.failedUserHour.Max <= 0 {
+		return held, nil
+	}
+	if u != nil {
+		known, err := tx.LoggedInFrom(ctx, u.ID, loginSource(m), now.Add(-s.cfg.AuthTTL))
+		if err != nil {
+			return nil, fmt.Errorf("find login source: %w", err)
+		}
+		if known {
+			return held, nil
+		}
+	}
+	user, err := reserve(ctx, tx, s.limits.failedUserHour, now, email)
+	if err != nil {
+		return nil, err
+	}
+	return append(held, user), nil
+}
+
+// clearLoginLimits forgets the failed logins of email: those of the hourly
+// ceiling and those of the client m, who just proved to own the account.
+func (s *Service) clearLoginLimits(ctx context.Context, tx Tx, email string, m Meta) error {
+	if err := clearLimit(ctx, tx, s.limits.failedUserHour, email); err != nil {
+		return err
+	}
+	return clearLimit(ctx, tx, s.limits.failedUserIP, email, m.IP)
+}
+
+// loginSource is what an auth token records of the client it was issued
+// to: a digest of its per-IP key, never the address itself.
+func loginSource(m Meta) []byte { return Digest(m.IP) }
 
 // Counters is the store's side of the limits: one counter per key and
 // window, shared by every process on the database.

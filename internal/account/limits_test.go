@@ -12,7 +12,7 @@ import (
 // use up the failed-login budget; a full budget refuses even the right
 // password.
 func TestLoginSuccessReleasesItsAttempt(t *testing.T) {
-	svc, _ := MustOpenService(t, account.Config{Limits: account.Limits{FailedLoginsPerAccount: 2, FailedLoginsPerIPMinute: 2}})
+	svc, _ := MustOpenService(t, account.Config{Limits: account.Limits{FailedLoginsPerUserIP: 2, FailedLoginsPerIPMinute: 2}})
 	ctx := context.Background()
 	m := account.Meta{IP: "192.0.2.7"}
 	if _, err := svc.Login(ctx, roy, "wrong password", m); account.ErrorCode(err) != account.EUNAUTHORIZED {

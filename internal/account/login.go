@@ -36,21 +36,20 @@ func (s *Service) Login(ctx context.Context, username, password string, m Meta) 
 		held []*reservation
 	)
 	run := s.store.View
-	if s.limits.failedIP.Max > 0 || s.limits.failedByUser.Max > 0 {
+	if s.limits.loginLimited() {
 		run = s.store.Update
 	}
 	err := run(ctx, func(tx Tx) (err error) {
-		if held, err = s.reserveLogin(ctx, tx, email, m, now); err != nil {
-			return err
+		u = nil
+		if emailErr == nil {
+			u, err = tx.UserByEmail(ctx, email)
+			if ErrorCode(err) == ENOTFOUND {
+				u, err = nil, nil
+			} else if err != nil {
+				return err
+			}
 		}
-		if emailErr != nil {
-			u = nil
-			return nil
-		}
-		u, err = tx.UserByEmail(ctx, email)
-		if ErrorCode(err) == ENOTFOUND {
-			u, err = nil, nil
-		}
+		held, err = s.reserveLogin(ctx, tx, email, u, m, now)
 		return err
 	})
 	if err != nil {
@@ -96,7 +95,8 @@ func (s *Service) Login(ctx context.Context, username, password string, m Meta) 
 				return err
 			}
 		}
-		if err := tx.CreateAuthToken(ctx, &AuthToken{Digest: Digest(token), UserID: u.ID, CreatedAt: now}); err != nil {
+		at := &AuthToken{Digest: Digest(token), UserID: u.ID, CreatedAt: now, Source: loginSource(m)}
+		if err := tx.CreateAuthToken(ctx, at); err != nil {
 			return fmt.Errorf("create auth token: %w", err)
 		}
 		if newHash != "" {
@@ -112,22 +112,6 @@ func (s *Service) Login(ctx context.Context, username, password string, m Meta) 
 	}
 	s.cfg.Observer.LoginSucceeded()
 	return &Session{AuthToken: token, User: u}, nil
-}
-
-// reserveLogin counts a login attempt as a failure against the per-IP and
-// per-username limits and returns what it counted, or ETHROTTLED when a
-// limit is full. The username is counted whether or not an account uses
-// it, so the limit behaves the same for strangers and members.
-func (s *Service) reserveLogin(ctx context.Context, tx Tx, email string, m Meta, now time.Time) ([]*reservation, error) {
-	ip, err := reserve(ctx, tx, s.limits.failedIP, now, m.IP)
-	if err != nil {
-		return nil, err
-	}
-	user, err := reserve(ctx, tx, s.limits.failedByUser, now, email)
-	if err != nil {
-		return nil, err
-	}
-	return []*reservation{ip, user}, nil
 }
 
 // loginFailed records a failed login, already counted by reserveLogin, and

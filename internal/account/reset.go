@@ -184,6 +184,9 @@ func (s *Service) CompleteReset(ctx context.Context, token, password string, m M
 		if err := s.setPassword(ctx, tx, t.UserID, hash, now); err != nil {
 			return err
 		}
+		if err := s.clearLoginLimits(ctx, tx, u.Email, m); err != nil {
+			return err
+		}
 		msg := &OutboxMessage{Kind: MailPasswordChanged, To: u.Email, UserID: t.UserID, Meta: m, CreatedAt: now}
 		if s.cfg.Mail {
 			if err := tx.EnqueueMail(ctx, msg); err != nil {
@@ -215,11 +218,7 @@ func (s *Service) setPassword(ctx context.Context, tx Tx, userID int64, hash str
 	if err := tx.RevokeAuthTokens(ctx, userID, now); err != nil {
 		return fmt.Errorf("revoke auth tokens: %w", err)
 	}
-	u, err := tx.UserByID(ctx, userID)
-	if err != nil {
-		return fmt.Errorf("find user: %w", err)
-	}
-	return clearLimit(ctx, tx, s.limits.failedByUser, u.Email)
+	return nil
 }
 
 // RevokeReset is the "this wasn't me" action of the reset mail: it revokes

@@ -66,6 +66,9 @@ type Tx interface {
 	// ENOTFOUND if there is none.
 	RevokeAuthToken(ctx context.Context, digest []byte, now time.Time) error
 	RevokeAuthTokens(ctx context.Context, userID int64, now time.Time) error
+	// LoggedInFrom reports whether an auth token was issued to the user
+	// for that source digest after since, revoked or not.
+	LoggedInFrom(ctx context.Context, userID int64, source []byte, since time.Time) (bool, error)
 
 	Counters
 

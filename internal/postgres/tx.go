@@ -286,8 +286,8 @@ func (t *tx) RevokeResetTokens(ctx context.Context, userID int64, keep int, now 
 
 func (t *tx) CreateAuthToken(ctx context.Context, at *account.AuthToken) error {
 	tag, err := t.tx.Exec(ctx, `
-		INSERT INTO auth_tokens (digest, user_id, created_at) VALUES ($1, $2, $3)
-		ON CONFLICT DO NOTHING`, at.Digest, at.UserID, at.CreatedAt)
+		INSERT INTO auth_tokens (digest, user_id, created_at, source) VALUES ($1, $2, $3, $4)
+		ON CONFLICT DO NOTHING`, at.Digest, at.UserID, at.CreatedAt, at.Source)
 	switch {
 	case pgCode(err) == codeForeignKeyViolation:
 		return account.Errorf(account.ENOTFOUND, "No such user.")
@@ -328,6 +328,13 @@ func (t *tx) RevokeAuthTokens(ctx context.Context, userID int64, now time.Time) 
 	_, err := t.tx.Exec(ctx, `UPDATE auth_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL`,
 		userID, now)
 	return wrap("revoke auth tokens", err)
+}
+
+func (t *tx) LoggedInFrom(ctx context.Context, userID int64, source []byte, since time.Time) (bool, error) {
+	var ok bool
+	err := t.tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM auth_tokens WHERE user_id = $1 AND source = $2 AND created_at > $3)`,
+		userID, source, since).Scan(&ok)
+	return ok, wrap("find login source", err)
 }
 
 // Reserve counts in one conditional upsert, so concurrent reservations

@@ -58,6 +58,12 @@ func TestQueryPlans(t *testing.T) {
 			t.Errorf("%s:\n%s\nwant %s", q, plan, want)
 		}
 	}
+
+	// A login's check of its client reads only that user's tokens from it.
+	plan = strings.Join(queryPlan(t, db, sqlLoggedInFrom, 1, []byte("source"), now), "\n")
+	if !strings.Contains(plan, "USING COVERING INDEX auth_tokens_user_source (user_id=? AND source=? AND created_at>?)") {
+		t.Errorf("login source check:\n%s", plan)
+	}
 }
 
 // queryPlan returns the steps of the plan of q with args.

@@ -127,8 +127,8 @@ func (t *tx) CreateAuthToken(_ context.Context, at *account.AuthToken) error {
 	if err := t.checkWrite(); err != nil {
 		return err
 	}
-	const q = `INSERT INTO auth_tokens (digest, user_id, created_at) VALUES (?, ?, ?)`
-	if _, err := t.exec(q, at.Digest, at.UserID, unixNano(at.CreatedAt)); err != nil {
+	const q = `INSERT INTO auth_tokens (digest, user_id, created_at, source) VALUES (?, ?, ?, ?)`
+	if _, err := t.exec(q, at.Digest, at.UserID, unixNano(at.CreatedAt), at.Source); err != nil {
 		return classify(err, "insert auth token", "auth token exists", "user not found")
 	}
 	return nil
@@ -171,4 +171,16 @@ func (t *tx) RevokeAuthTokens(_ context.Context, userID int64, now time.Time) er
 		return fmt.Errorf("revoke auth tokens: %w", err)
 	}
 	return nil
+}
+
+const sqlLoggedInFrom = `SELECT EXISTS (SELECT 1 FROM auth_tokens WHERE user_id = ? AND source = ? AND created_at > ?)`
+
+// LoggedInFrom reports whether an auth token was issued to the user for
+// that source after since.
+func (t *tx) LoggedInFrom(_ context.Context, userID int64, source []byte, since time.Time) (bool, error) {
+	var ok bool
+	if err := t.queryRow(sqlLoggedInFrom, userID, source, unixNano(since)).Scan(&ok); err != nil {
+		return false, fmt.Errorf("find login source: %w", err)
+	}
+	return ok, nil
 }

@@ -340,4 +340,43 @@ func testAuthTokens(t *testing.T, s account.Store) {
 	sameUser(t, "sibling token after RevokeAuthToken", holder("v2"), v)
 	err = s.Update(ctx, func(tx account.Tx) error { return tx.RevokeAuthToken(ctx, account.Digest("v1"), at(minute)) })
 	wantCode(t, "RevokeAuthToken of a revoked token", err, account.ENOTFOUND)
+
+	checkAuthTokenSources(t, s, u, v)
+}
+
+// checkAuthTokenSources: LoggedInFrom finds a token issued to the user for
+// that source after since, revoked or not, and nothing else.
+func checkAuthTokenSources(t *testing.T, s account.Store, u, v *account.User) {
+	t.Helper()
+	ctx := context.Background()
+	home, away := account.Digest("192.0.2.1"), account.Digest("198.51.100.1")
+	for _, at := range []*account.AuthToken{
+		{Digest: account.Digest("u-home"), UserID: u.ID, CreatedAt: t0, Source: home},
+		{Digest: account.Digest("v-away"), UserID: v.ID, CreatedAt: at(hour), Source: away},
+		{Digest: account.Digest("v-none"), UserID: v.ID, CreatedAt: at(hour)}, // issued before sources were kept
+	} {
+		update(t, s, func(tx account.Tx) error { return tx.CreateAuthToken(ctx, at) })
+	}
+	update(t, s, func(tx account.Tx) error { return tx.RevokeAuthTokens(ctx, u.ID, at(minute)) })
+	for _, tc := range []struct {
+		name   string
+		user   int64
+		source []byte
+		since  time.Time
+		want   bool
+	}{
+		{"revoked token of that source", u.ID, home, at(-time.Second), true},
+		{"token issued at since", u.ID, home, t0, false},
+		{"other source", u.ID, away, at(-time.Second), false},
+		{"other user's source", v.ID, home, at(-time.Second), false},
+		{"its own source", v.ID, away, t0, true},
+	} {
+		view(t, s, func(tx account.Tx) error {
+			got, err := tx.LoggedInFrom(ctx, tc.user, tc.source, tc.since)
+			if err != nil || got != tc.want {
+				t.Errorf("LoggedInFrom, %s = %v, %v; want %v", tc.name, got, err, tc.want)
+			}
+			return nil
+		})
+	}
 }
