@@ -148,7 +148,15 @@ func TestReopenKeepsData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []int{1, 2, 3, 4, 5, 6, 7, 8, 9}; !slices.Equal(versions, want) {
+	files, err := filepath.Glob("migrations/*.up.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []int
+	for v := range len(files) {
+		want = append(want, v+1)
+	}
+	if !slices.Equal(versions, want) {
 		t.Errorf("recorded migrations %v, want %v once each, after a reopen", versions, want)
 	}
 }
