@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -107,23 +108,50 @@ func isPostgresURL(db string) bool {
 }
 
 // openStore opens the database --db names: a postgres:// URL or a SQLite
-// file path. Migrations are applied unless noMigrate.
+// file path. Migrations are applied unless noMigrate. Its errors say what
+// to do about a --db that cannot work.
 func openStore(ctx context.Context, c *config, noMigrate bool) (account.Store, error) {
 	if isPostgresURL(c.DB) {
 		s, err := postgres.Open(ctx, c.DB, postgres.Options{
 			MaxConns: int32(c.PoolSize), StatementTimeout: c.StatementTimeout, NoMigrate: noMigrate,
 		})
+		if account.ErrorCode(err) == account.EUNAVAILABLE {
+			// One line, without the API's "try again" advice; not c.DB,
+			// whose URL may carry a password.
+			return nil, fmt.Errorf("cannot reach the PostgreSQL server %s: %s", redactDB(c.DB), rootCause(err))
+		}
 		if err != nil {
-			// Not c.DB: a DSN may carry a password.
 			return nil, fmt.Errorf("open PostgreSQL database: %w", err)
 		}
 		return s, nil
+	}
+	if scheme, _, ok := strings.Cut(c.DB, "://"); ok {
+		return nil, fmt.Errorf("%w: --db %s: unsupported scheme %q: give a SQLite file path or a postgres:// URL", errUsage, redactDB(c.DB), scheme)
+	}
+	if dir := filepath.Dir(c.DB); dir != "" {
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			return nil, fmt.Errorf("--db %s: the directory %s does not exist: create it or choose another path", c.DB, dir)
+		}
 	}
 	s, err := sqlite.Open(ctx, c.DB)
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", c.DB, err)
 	}
 	return s, nil
+}
+
+// rootCause returns the first line of the innermost error that err wraps:
+// what failed, without the layers that passed it on.
+func rootCause(err error) string {
+	for {
+		next := errors.Unwrap(err)
+		if next == nil {
+			break
+		}
+		err = next
+	}
+	line, _, _ := strings.Cut(strings.TrimSpace(err.Error()), "\n")
+	return line
 }
 
 // runMigrate applies the migrations of --db and exits.

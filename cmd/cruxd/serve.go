@@ -39,6 +39,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		defer stopPprof()
 	}
 
+	// Listen first: an address that is taken or not ours leaves no
+	// database behind.
+	ln, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", c.Addr, err)
+	}
+	defer ln.Close()
+
 	mode := account.Mode(c.Mode)
 	var svc *account.Service
 	m := metrics.New(func(ctx context.Context) (account.Stats, error) { return svc.Stats(ctx) }, log)
@@ -79,10 +87,6 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		MinLength:   c.MinPasswordLen,
 		LinkTTL:     c.ResetTTL,
 	}).Register(api.Handle)
-	ln, err := net.Listen("tcp", c.Addr)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
 	srv := &http.Server{
 		Handler:           api,
 		ReadHeaderTimeout: c.ReadTimeout,
