@@ -130,12 +130,11 @@ func requiredFlags(fs *flag.FlagSet) error {
 	return nil
 }
 
-// parseInterspersed parses fs from the environment and args, allowing
-// positional arguments between flags, and returns the positional ones.
+// parseInterspersed parses args into fs, allowing positional arguments
+// between flags, then gives the flags args left unset their values from
+// the environment and the config file (applySources). It returns the
+// positional arguments.
 func parseInterspersed(fs *flag.FlagSet, args []string, getenv func(string) string) ([]string, error) {
-	if err := parseFlags(fs, nil, getenv); err != nil {
-		return nil, err
-	}
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -145,7 +144,7 @@ func parseInterspersed(fs *flag.FlagSet, args []string, getenv func(string) stri
 			return nil, fmt.Errorf("%w: %v", errUsage, err)
 		}
 		if fs.NArg() == 0 {
-			return pos, nil
+			return pos, applySources(fs, getenv)
 		}
 		pos = append(pos, fs.Arg(0))
 		args = fs.Args()[1:]

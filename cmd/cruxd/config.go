@@ -14,9 +14,10 @@ import (
 	"github.com/cruxd/cruxd/internal/mail"
 )
 
-// config is everything a cruxd process is told through flags and their
-// CRUXD_* environment twins. Flags win over the environment.
+// config is everything a cruxd process is told through flags, their
+// CRUXD_* environment twins and the --config file (applySources).
 type config struct {
+	Config           string
 	Addr             string
 	DB               string
 	Mode             string
@@ -61,6 +62,7 @@ func envName(flagName string) string {
 func newFlagSet(name string, c *config, serve bool, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.StringVar(&c.Config, "config", "", "a YAML file of settings keyed by flag name; flags and the environment win over it")
 	fs.StringVar(&c.DB, "db", "cruxd.db", "database: a SQLite file path, or a postgres:// URL")
 	fs.IntVar(&c.PoolSize, "pool-size", 10, "PostgreSQL: connections in the pool")
 	fs.DurationVar(&c.StatementTimeout, "statement-timeout", 5*time.Second, "PostgreSQL: statement timeout")
@@ -98,6 +100,8 @@ func newFlagSet(name string, c *config, serve bool, stderr io.Writer) *flag.Flag
 	}
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage of cruxd %s:\n", name)
+		fmt.Fprintln(stderr, "Each setting is a flag, its env twin, the file its env twin + _FILE names (for secrets),")
+		fmt.Fprintln(stderr, "or a key of the --config YAML file, in that order of precedence.")
 		fs.VisitAll(func(f *flag.Flag) {
 			fmt.Fprintf(stderr, "  --%s %s (env %s, default %q)\n", f.Name, f.Usage, envName(f.Name), f.DefValue)
 		})
@@ -105,19 +109,9 @@ func newFlagSet(name string, c *config, serve bool, stderr io.Writer) *flag.Flag
 	return fs
 }
 
-// parseFlags applies the environment, then args, to fs.
+// parseFlags applies args to fs, then the environment and the config file
+// to the flags args left unset (applySources).
 func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) error {
-	var envErr error
-	fs.VisitAll(func(f *flag.Flag) {
-		if v := getenv(envName(f.Name)); v != "" && envErr == nil {
-			if err := fs.Set(f.Name, v); err != nil {
-				envErr = fmt.Errorf("%w: %s=%q: %v", errUsage, envName(f.Name), v, err)
-			}
-		}
-	})
-	if envErr != nil {
-		return envErr
-	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -127,7 +121,7 @@ func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) err
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
-	return nil
+	return applySources(fs, getenv)
 }
 
 // validate checks what serve needs before it touches anything.
