@@ -52,6 +52,11 @@ var crashClient = &http.Client{Timeout: 20 * time.Second}
 // call sends one JSON request; err is a transport failure (the process died
 // under it), when the outcome is unknown.
 func call(base, method, path string, body any) (int, []byte, error) {
+	return callAs(base, method, path, "", body)
+}
+
+// callAs is call with a User-Agent ("": Go's own).
+func callAs(base, method, path, userAgent string, body any) (int, []byte, error) {
 	var rd io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
@@ -62,6 +67,9 @@ func call(base, method, path string, body any) (int, []byte, error) {
 		return 0, nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if userAgent != "" {
+		req.Header.Set("User-Agent", userAgent)
+	}
 	resp, err := crashClient.Do(req)
 	if err != nil {
 		return 0, nil, err
@@ -96,6 +104,49 @@ type crashStats struct {
 	kills, killsInFlight, acked200, acked204, checkedTokens, checkedLogins int
 }
 
+// sandboxTraffic is the sandbox side of a crash run: two accounts driven
+// by Reset Password and Create New Password, and what the test knows of
+// them.
+type sandboxTraffic struct {
+	accts []*acct
+	mu    sync.Mutex // guards st while traffic runs
+	st    crashStats
+}
+
+func newSandboxTraffic() *sandboxTraffic {
+	return &sandboxTraffic{accts: []*acct{{email: roy, password: royOldPW}, {email: bailey}}}
+}
+
+// verify checks every account against a restarted process and ends the
+// test, naming when, if anything acknowledged was lost.
+func (s *sandboxTraffic) verify(t *testing.T, p *cruxdtest.Process, when string) {
+	t.Helper()
+	for _, a := range s.accts {
+		verifyAfterRestart(t, p.URL, a, &s.st)
+	}
+	if t.Failed() {
+		t.Fatalf("%s: acknowledged state lost\nstderr:\n%s", when, p.Stderr())
+	}
+}
+
+// run starts the traffic of each account on wg; it ends when p dies.
+func (s *sandboxTraffic) run(t *testing.T, wg *sync.WaitGroup, p *cruxdtest.Process, cycle int, rng *rand.Rand) {
+	seeds := [2]uint64{rng.Uint64(), rng.Uint64()}
+	for i, a := range s.accts {
+		wg.Go(func() {
+			drive(t, p.URL, a, cycle, rand.New(rand.NewPCG(seeds[i], uint64(cycle))), &s.mu, &s.st)
+		})
+	}
+}
+
+// killed counts a kill, once the traffic has ended.
+func (s *sandboxTraffic) killed() {
+	s.st.kills++
+	if s.accts[0].pending != nil || s.accts[1].pending != nil {
+		s.st.killsInFlight++
+	}
+}
+
 // TestCrashSandbox drives Reset Password and Create New Password against a
 // real cruxd, SIGKILLs it at random moments, restarts it on the same
 // database and checks that nothing acknowledged was lost: every token
@@ -107,42 +158,24 @@ func TestCrashSandbox(t *testing.T) {
 		t.Run(cs.name, func(t *testing.T) {
 			db := cs.db(t)
 			rng := crashRand(t)
-			accts := []*acct{{email: roy, password: royOldPW}, {email: bailey}}
-			var st crashStats
+			sb := newSandboxTraffic()
 			start := time.Now()
 			for cycle := 0; cycle < *crashKills; cycle++ {
 				p := cruxdtest.Start(t, []string{"--db", db})
-				for _, a := range accts {
-					verifyAfterRestart(t, p.URL, a, &st)
-				}
-				if t.Failed() {
-					t.Fatalf("cycle %d: state lost across a SIGKILL\nstderr:\n%s", cycle, p.Stderr())
-				}
+				sb.verify(t, p, fmt.Sprintf("cycle %d, after a SIGKILL", cycle))
 				// Traffic, then a SIGKILL at a random moment of it.
 				delay := time.Duration(20+rng.IntN(800)) * time.Millisecond
-				seeds := [2]uint64{rng.Uint64(), rng.Uint64()}
 				var wg sync.WaitGroup
-				var mu sync.Mutex
-				for i, a := range accts {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						drive(t, p.URL, a, cycle, rand.New(rand.NewPCG(seeds[i], uint64(cycle))), &mu, &st)
-					}()
-				}
+				sb.run(t, &wg, p, cycle, rng)
 				time.Sleep(delay)
 				p.Kill()
 				wg.Wait()
-				st.kills++
-				if accts[0].pending != nil || accts[1].pending != nil {
-					st.killsInFlight++
-				}
+				sb.killed()
 			}
 			p := cruxdtest.Start(t, []string{"--db", db})
-			for _, a := range accts {
-				verifyAfterRestart(t, p.URL, a, &st)
-			}
+			sb.verify(t, p, "after the last SIGKILL")
 			p.Stop(t)
+			st := &sb.st
 			t.Logf("%s: %d SIGKILLs survived (%d with a request in flight) in %v; acknowledged %d resets (200) and %d password changes (204); checked %d tokens and %d logins after restarts",
 				cs.name, st.kills, st.killsInFlight, time.Since(start).Round(time.Second), st.acked200, st.acked204, st.checkedTokens, st.checkedLogins)
 			if st.killsInFlight < st.kills/2 {
