@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -54,10 +55,29 @@ func errorStatus(err error) int {
 	return http.StatusInternalServerError
 }
 
+// StatusClientClosedRequest is the status (nginx's 499) a request is logged
+// and counted with when its client hung up before the answer: nobody reads
+// it, and it is no server error.
+const StatusClientClosedRequest = 499
+
+// clientGone reports whether err is only the request's context ending
+// because its client went away.
+func clientGone(r *http.Request, err error) bool {
+	return errors.Is(err, context.Canceled) && r.Context().Err() != nil
+}
+
 // writeError answers err as JSON. It is the only place that turns an error
 // into a response: internal errors are logged once here and shown as a
 // generic message.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if clientGone(r, err) {
+		s.log.DebugContext(r.Context(), "client gone", "method", r.Method, "path", routeOf(r), "err", err)
+		if s.metrics != nil {
+			s.metrics.RequestAbandoned(r.Method, routeOf(r))
+		}
+		writeJSON(w, StatusClientClosedRequest, detail{"Client closed request."})
+		return
+	}
 	status := errorStatus(err)
 	h := w.Header()
 	var body any

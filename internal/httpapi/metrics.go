@@ -10,6 +10,9 @@ type Metrics interface {
 	// called once it is answered, with the route pattern (never the raw
 	// path) and the status.
 	RequestStarted() (done func(method, route string, status int))
+	// RequestAbandoned counts a request whose client hung up before it
+	// was answered.
+	RequestAbandoned(method, route string)
 }
 
 // serveMetrics serves the scrape endpoint.

@@ -35,6 +35,7 @@ type Metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	inFlight prometheus.Gauge
+	gone     *prometheus.CounterVec
 	resets   *prometheus.CounterVec
 	logins   *prometheus.CounterVec
 	throttle *prometheus.CounterVec
@@ -66,6 +67,10 @@ func New(stats StatsFunc, log *slog.Logger) *Metrics {
 			Name: "cruxd_http_requests_in_flight",
 			Help: "HTTP requests being answered.",
 		}),
+		gone: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cruxd_http_requests_abandoned_total",
+			Help: "Requests whose client hung up before the answer, by method and route pattern (also counted with status 499).",
+		}, []string{"method", "route"}),
 		resets: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cruxd_resets_total",
 			Help: "Password resets, by event: requested, mailed, completed.",
@@ -101,7 +106,7 @@ func New(stats StatsFunc, log *slog.Logger) *Metrics {
 			m.mails.WithLabelValues(string(k), string(o))
 		}
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.inFlight, m.resets, m.logins, m.throttle, m.mails, m.hashWait,
+	m.reg.MustRegister(m.requests, m.latency, m.inFlight, m.gone, m.resets, m.logins, m.throttle, m.mails, m.hashWait,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if stats != nil {
 		m.reg.MustRegister(&storeCollector{stats: stats, log: log})
@@ -127,6 +132,11 @@ func (m *Metrics) RequestStarted() (done func(method, route string, status int))
 		m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
 		m.latency.WithLabelValues(method, route).Observe(time.Since(start).Seconds())
 	}
+}
+
+// RequestAbandoned counts a request whose client hung up.
+func (m *Metrics) RequestAbandoned(method, route string) {
+	m.gone.WithLabelValues(knownMethod(method), route).Inc()
 }
 
 // knownMethod bounds the method label: a client may send any token.
