@@ -40,6 +40,7 @@ type config struct {
 	NoMigrate        bool
 	ShutdownTimeout  time.Duration
 	PprofAddr        string
+	MetricsAddr      string
 	ReadTimeout      time.Duration
 	ProductName      string
 	ReturnURL        string
@@ -90,6 +91,7 @@ func newFlagSet(name string, c *config, serve bool, stderr io.Writer) *flag.Flag
 		fs.DurationVar(&c.MailRetryMin, "mail-retry-min", 30*time.Second, "wait before retrying a failed mail, doubled each time up to 1h; retried for 24h (lower it for tests)")
 		fs.BoolVar(&c.NoMigrate, "no-migrate", false, "do not apply database migrations at start")
 		fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long in-flight requests may finish after SIGTERM")
+		fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "loopback host:port to serve /metrics (Prometheus) on, a listener apart from the API's, e.g. 127.0.0.1:9090; off when empty")
 		fs.StringVar(&c.PprofAddr, "pprof-addr", "", "loopback host:port to serve runtime profiles (net/http/pprof) on; off when empty")
 		fs.StringVar(&c.ProductName, "product-name", "cruxd", "product name shown on the reset pages")
 		fs.StringVar(&c.ReturnURL, "return-url", "", "the app's URL, linked from the reset pages once the password changed")
@@ -167,7 +169,10 @@ func (c *config) validate() error {
 	if l := c.LimitValues; min(l.ResetMailsPerAddressHour, l.ResetCallsPerIPMinute, l.FailedLoginsPerIPMinute, l.FailedLoginsPerUserIP, l.FailedLoginsPerUserHour) < 0 {
 		return fmt.Errorf("%w: a --limit-* flag is negative", errUsage)
 	}
-	if err := checkPprofAddr(c.PprofAddr); err != nil {
+	if err := checkLoopbackAddr("--pprof-addr", c.PprofAddr); err != nil {
+		return err
+	}
+	if err := checkLoopbackAddr("--metrics-addr", c.MetricsAddr); err != nil {
 		return err
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {

@@ -61,7 +61,6 @@ func TestOpenAPIFlow(t *testing.T) {
 	}
 	check(200, "GET", "/healthz", nil)
 	check(200, "GET", "/readyz", nil)
-	check(200, "GET", "/metrics", nil)
 	check(200, "GET", "/forgot-password/", nil)
 	check(200, "GET", "/reset-password/", nil)
 	doc := check(200, "GET", "/openapi.yaml", nil)
@@ -96,7 +95,7 @@ func TestOpenAPIFlow(t *testing.T) {
 func TestGracefulShutdown(t *testing.T) {
 	const n = 20
 	p := startSandbox(t, filepath.Join(t.TempDir(), "cruxd.db"),
-		"--hash-concurrency", "1", "--hash-wait", "60s", "--shutdown-timeout", "60s")
+		"--hash-concurrency", "1", "--hash-wait", "60s", "--shutdown-timeout", "60s", "--metrics-addr", "127.0.0.1:0")
 	client := heldClient()
 	finish := heldLogins(t, p, n, client)
 	p.Signal(syscall.SIGTERM)

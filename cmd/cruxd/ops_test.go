@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"net/http"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -29,9 +30,13 @@ func metric(body, series string) float64 {
 	return -1
 }
 
+// scrape reads the metrics of p, which must run with --metrics-addr.
 func scrape(t *testing.T, p *cruxdtest.Process) string {
 	t.Helper()
-	r := p.Do(t, "GET", "/metrics", nil)
+	if p.MetricsURL == "" {
+		t.Fatal("cruxd serves no metrics: start it with --metrics-addr")
+	}
+	r := cruxdtest.Do(t, "GET", p.MetricsURL, nil)
 	if r.Status != 200 || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/plain") {
 		t.Fatalf("GET /metrics: %d %s", r.Status, r.Header.Get("Content-Type"))
 	}
@@ -75,7 +80,7 @@ func noSecrets(t *testing.T, what, text string, secrets ...string) {
 // the request, reset, login and hash-queue metrics, and that no label holds
 // an address, a token, a uuid from a path or an IP.
 func TestMetrics(t *testing.T) {
-	p := startSandbox(t, filepath.Join(t.TempDir(), "cruxd.db"), "--limits", "--limit-login-ip", "2")
+	p := startSandbox(t, filepath.Join(t.TempDir(), "cruxd.db"), "--limits", "--limit-login-ip", "2", "--metrics-addr", "127.0.0.1:0")
 	token := resetToken(t, p, roy)
 	p.Do(t, "GET", "/organizations/complete-password/?token="+token, nil)
 	if r := p.Do(t, "POST", "/organizations/complete-password/", map[string]string{"password": newPW, "token": token}); r.Status != 204 {
@@ -109,7 +114,7 @@ func TestMetrics(t *testing.T) {
 	wantMetric(t, body, `cruxd_http_requests_total{method="OTHER",route="/organizations/user-login/{$}",status="405"}`, 1)
 	wantMetric(t, body, `cruxd_http_requests_total{method="GET",route="/",status="404"}`, 1)
 	wantMetric(t, body, `cruxd_http_request_duration_seconds_count{method="POST",route="/organizations/user-login/{$}"}`, 4)
-	wantMetric(t, body, `cruxd_http_requests_in_flight`, 1) // this scrape
+	wantMetric(t, body, `cruxd_http_requests_in_flight`, 0) // the scrape is not an API request
 	wantMetric(t, body, `cruxd_store_stats_up`, 1)
 	wantMetric(t, body, `cruxd_mails_pending`, 0)
 	wantMetric(t, body, `cruxd_mail_oldest_pending_age_seconds`, 0)
@@ -137,6 +142,57 @@ func TestMetrics(t *testing.T) {
 	}
 }
 
+// TestMetricsListener: /metrics is never on the API's listener, where
+// anyone could read the mail outcomes of their own reset requests; it is
+// served on --metrics-addr (or CRUXD_METRICS_ADDR), and production without
+// it serves none.
+func TestMetricsListener(t *testing.T) {
+	p := startSandbox(t, filepath.Join(t.TempDir(), "cruxd.db"), "--metrics-addr", "127.0.0.1:0")
+	if r := p.Do(t, "GET", "/metrics", nil); r.Status != 404 {
+		t.Errorf("GET /metrics on the API listener: %d, want 404", r.Status)
+	}
+	if !strings.HasPrefix(p.MetricsURL, "http://127.0.0.1:") || strings.HasPrefix(p.MetricsURL, p.URL+"/") {
+		t.Fatalf("metrics served at %q, want a loopback listener apart from %s", p.MetricsURL, p.URL)
+	}
+	if body := scrape(t, p); metric(body, `cruxd_mails_total{kind="reset",outcome="dropped"}`) != 0 {
+		t.Errorf("the metrics listener lacks the mail series:\n%s", body)
+	}
+
+	mp := testenv.StartMailpit(t)
+	db := newProdDB(t)
+	for _, tc := range []struct {
+		name string
+		env  []string
+		want bool
+	}{
+		{"production without --metrics-addr", nil, false},
+		{"production with CRUXD_METRICS_ADDR", []string{"CRUXD_METRICS_ADDR=127.0.0.1:0"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := cruxdtest.Start(t, []string{"--mode", "production", "--db", db, "--public-url", prodPublicURL,
+				"--smtp-url", mp.SMTPURL()}, tc.env...)
+			defer p.Stop(t)
+			if r := p.Do(t, "GET", "/metrics", nil); r.Status != 404 {
+				t.Errorf("GET /metrics on the API listener: %d, want 404", r.Status)
+			}
+			if got := p.MetricsURL != ""; got != tc.want {
+				t.Fatalf("metrics served: %v, want %v (banner:\n%s)", got, tc.want, p.Stdout())
+			}
+			if tc.want {
+				scrape(t, p)
+			}
+		})
+	}
+
+	// Not on a public address, by mistake or otherwise.
+	cmd := exec.Command(cruxdtest.Binary(t), "--db", filepath.Join(t.TempDir(), "cruxd.db"), "--addr", "127.0.0.1:0",
+		"--metrics-addr", "0.0.0.0:0")
+	out, err := cmd.CombinedOutput()
+	if cmd.ProcessState.ExitCode() != 2 || !strings.Contains(string(out), "--metrics-addr must be a loopback host:port") {
+		t.Errorf("--metrics-addr 0.0.0.0:0: exit %d, %v\n%s; want 2 and a line on loopback", cmd.ProcessState.ExitCode(), err, out)
+	}
+}
+
 // TestMetricsMail checks the mail metrics against a real SMTP server
 // (Mailpit) and against one that refuses connections: sent and failed
 // deliveries, resets mailed, the pending count and the oldest pending age;
@@ -144,7 +200,7 @@ func TestMetrics(t *testing.T) {
 func TestMetricsMail(t *testing.T) {
 	mp := testenv.StartMailpit(t)
 	db := filepath.Join(t.TempDir(), "cruxd.db")
-	p := startSandbox(t, db, "--smtp-url", mp.SMTPURL(), "--public-url", "http://127.0.0.1:9")
+	p := startSandbox(t, db, "--smtp-url", mp.SMTPURL(), "--public-url", "http://127.0.0.1:9", "--metrics-addr", "127.0.0.1:0")
 	resetToken(t, p, roy)
 	body := waitMetric(t, p, `cruxd_mails_total{kind="reset",outcome="sent"}`, func(v float64) bool { return v == 1 })
 	wantMetric(t, body, `cruxd_resets_total{event="mailed"}`, 1)
@@ -155,7 +211,7 @@ func TestMetricsMail(t *testing.T) {
 	}
 
 	down := startSandbox(t, filepath.Join(t.TempDir(), "cruxd.db"),
-		"--smtp-url", "smtp://127.0.0.1:1", "--public-url", "http://127.0.0.1:9", "--mail-retry-min", "1h")
+		"--smtp-url", "smtp://127.0.0.1:1", "--public-url", "http://127.0.0.1:9", "--mail-retry-min", "1h", "--metrics-addr", "127.0.0.1:0")
 	resetToken(t, down, roy)
 	body = waitMetric(t, down, `cruxd_mails_total{kind="reset",outcome="failed"}`, func(v float64) bool { return v >= 1 })
 	wantMetric(t, body, `cruxd_mails_pending`, 1)
@@ -336,12 +392,12 @@ func TestHealthz(t *testing.T) {
 // TestGCSettings: serve runs with GOGC=400 and a 128 MiB soft memory limit
 // unless the environment sets GOGC or GOMEMLIMIT, which then win.
 func TestGCSettings(t *testing.T) {
-	p := startSandbox(t, filepath.Join(t.TempDir(), "cruxd.db"))
+	p := startSandbox(t, filepath.Join(t.TempDir(), "cruxd.db"), "--metrics-addr", "127.0.0.1:0")
 	body := scrape(t, p)
 	wantMetric(t, body, "go_gc_gogc_percent", 400)
 	wantMetric(t, body, "go_gc_gomemlimit_bytes", 128<<20)
 
-	p = cruxdtest.Start(t, []string{"--db", filepath.Join(t.TempDir(), "cruxd.db")}, "GOGC=150", "GOMEMLIMIT=1GiB")
+	p = cruxdtest.Start(t, []string{"--db", filepath.Join(t.TempDir(), "cruxd.db"), "--metrics-addr", "127.0.0.1:0"}, "GOGC=150", "GOMEMLIMIT=1GiB")
 	body = scrape(t, p)
 	wantMetric(t, body, "go_gc_gogc_percent", 150)
 	wantMetric(t, body, "go_gc_gomemlimit_bytes", 1<<30)

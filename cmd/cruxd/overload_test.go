@@ -13,7 +13,7 @@ import (
 // Retry-After and the busy message, quickly; the server keeps serving.
 func TestHashBoundOverload(t *testing.T) {
 	const n = 20
-	p := startSandbox(t, filepath.Join(t.TempDir(), "cruxd.db"), "--hash-concurrency", "1", "--hash-wait", "1ms")
+	p := startSandbox(t, filepath.Join(t.TempDir(), "cruxd.db"), "--hash-concurrency", "1", "--hash-wait", "1ms", "--metrics-addr", "127.0.0.1:0")
 	finish := heldLogins(t, p, n, heldClient())
 	start := time.Now()
 	results := finish()

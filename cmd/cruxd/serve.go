@@ -80,6 +80,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	defer stopMail() // after the HTTP server stopped queueing mail
 	defer startPurger(svc, &c)()
 
+	metricsAddr := ""
+	if c.MetricsAddr != "" {
+		stopMetrics, bound, err := startMetrics(c.MetricsAddr, m)
+		if err != nil {
+			return err
+		}
+		defer stopMetrics()
+		metricsAddr = bound
+	}
+
 	api := httpapi.New(svc, httpapi.Options{TrustedProxies: c.TrustedProxies, Logger: log, Metrics: m})
 	web.New(web.Options{
 		ProductName: c.ProductName,
@@ -96,7 +106,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	printBanner(stdout, &c, ln.Addr().String(), seeded)
+	printBanner(stdout, &c, ln.Addr().String(), metricsAddr, seeded)
 	log.Info("cruxd started", "mode", c.Mode, "addr", ln.Addr().String(), "startup", time.Since(start))
 
 	errc := make(chan error, 1)
@@ -119,9 +129,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	return nil
 }
 
-// printBanner tells a newcomer where cruxd is and, in sandbox, how to use
-// the demo accounts. The last line is the one tests wait for.
-func printBanner(w io.Writer, c *config, addr string, seeded bool) {
+// printBanner tells a newcomer where cruxd is, where its metrics are (if
+// served) and, in sandbox, how to use the demo accounts. The last line is
+// the one tests wait for.
+func printBanner(w io.Writer, c *config, addr, metricsAddr string, seeded bool) {
 	fmt.Fprintf(w, "cruxd %s mode, database %s\n", c.Mode, redactDB(c.DB))
 	if account.Mode(c.Mode) == account.Sandbox {
 		if seeded {
@@ -141,6 +152,9 @@ func printBanner(w io.Writer, c *config, addr string, seeded bool) {
 			// of resets would double the log.
 			fmt.Fprintln(w, "no --smtp-url: Reset Password sends no mail; its answer carries the token")
 		}
+	}
+	if metricsAddr != "" {
+		fmt.Fprintf(w, "metrics on http://%s/metrics\n", metricsAddr)
 	}
 	fmt.Fprintf(w, "listening on http://%s\n", addr)
 }

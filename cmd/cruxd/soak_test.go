@@ -56,7 +56,7 @@ func TestSoak(t *testing.T) {
 	if os.Getenv("CRUXD_SOAK_DB") == "postgres" {
 		db = testenv.PostgresDSN(t)
 	}
-	p := startSandbox(t, db)
+	p := startSandbox(t, db, "--metrics-addr", "127.0.0.1:0")
 	pid := p.Cmd.Process.Pid
 	w := newSoakWorld(t, p)
 
@@ -334,7 +334,10 @@ func hasGoroutineMetric(p *cruxdtest.Process) bool { return goroutines(p) >= 0 }
 
 // goroutines reads go_goroutines from /metrics, or -1.
 func goroutines(p *cruxdtest.Process) int {
-	resp, err := cruxdtest.Client.Get(p.URL + "/metrics")
+	if p.MetricsURL == "" {
+		return -1
+	}
+	resp, err := cruxdtest.Client.Get(p.MetricsURL)
 	if err != nil {
 		return -1
 	}

@@ -67,7 +67,10 @@ func Binary(tb testing.TB) string {
 type Process struct {
 	URL  string // http://127.0.0.1:PORT
 	Addr string // 127.0.0.1:PORT
-	Cmd  *exec.Cmd
+	// MetricsURL is http://HOST:PORT/metrics when the process serves
+	// metrics (--metrics-addr), else "".
+	MetricsURL string
+	Cmd        *exec.Cmd
 
 	mu     sync.Mutex
 	stdout bytes.Buffer
@@ -105,6 +108,9 @@ func Start(tb testing.TB, args []string, env ...string) *Process {
 			p.mu.Lock()
 			p.stdout.WriteString(line + "\n")
 			p.mu.Unlock()
+			if u, ok := strings.CutPrefix(line, "metrics on "); ok {
+				p.MetricsURL = u // printed before the line Start waits for
+			}
 			if a, ok := strings.CutPrefix(line, "listening on http://"); ok {
 				addrc <- a
 			}

@@ -1,11 +1,8 @@
 package httpapi
 
-import "net/http"
-
-// Metrics records every request and serves the scrape endpoint
-// (internal/metrics).
+// Metrics records every request (internal/metrics). The scrape endpoint is
+// served elsewhere, on a listener of its own: never by this API.
 type Metrics interface {
-	http.Handler
 	// RequestStarted is called as a request arrives; the returned done is
 	// called once it is answered, with the route pattern (never the raw
 	// path) and the status.
@@ -13,10 +10,4 @@ type Metrics interface {
 	// RequestAbandoned counts a request whose client hung up before it
 	// was answered.
 	RequestAbandoned(method, route string)
-}
-
-// serveMetrics serves the scrape endpoint.
-func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) error {
-	s.metrics.ServeHTTP(w, r)
-	return nil
 }

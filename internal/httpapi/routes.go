@@ -16,8 +16,5 @@ func (s *Server) routes() {
 	s.handle("/healthz", endpoint{http.MethodGet: s.healthz})
 	s.handle("/readyz", endpoint{http.MethodGet: s.readyz})
 	s.handle("/openapi.yaml", endpoint{http.MethodGet: s.openAPI})
-	if s.metrics != nil {
-		s.handle("/metrics", endpoint{http.MethodGet: s.serveMetrics})
-	}
 	s.mux.HandleFunc("/", s.notFound)
 }

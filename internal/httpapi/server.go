@@ -23,7 +23,7 @@ type Options struct {
 	// the client is the right-most address not in them.
 	TrustedProxies []netip.Prefix
 	Logger         *slog.Logger
-	// Metrics, if set, records every request and is served at /metrics.
+	// Metrics, if set, records every request.
 	Metrics Metrics
 }
 
