@@ -154,6 +154,9 @@ func (s *Service) deliver(ctx context.Context, mailer Mailer, m *OutboxMessage) 
 			a.Outcome = MailGaveUp
 		}
 	}
+	if a.Outcome != MailFailed {
+		a.AddrDigest = Digest(m.To)
+	}
 	err = s.store.Update(ctx, func(tx Tx) error {
 		if err := tx.RecordMailAttempt(ctx, a); err != nil {
 			return fmt.Errorf("record mail attempt: %w", err)
@@ -219,7 +222,8 @@ func (s *Service) prepareMail(ctx context.Context, m *OutboxMessage) (*preparedM
 			}
 		}
 		if p.drop != "" {
-			return tx.RecordMailAttempt(ctx, &MailAttempt{MessageID: m.ID, At: now, Outcome: MailDropped, Error: p.drop})
+			return tx.RecordMailAttempt(ctx, &MailAttempt{MessageID: m.ID, At: now, Outcome: MailDropped, Error: p.drop,
+				AddrDigest: Digest(m.To)})
 		}
 		p.userID, p.mail.To, p.mail.FirstName = u.ID, u.Email, u.FirstName
 		if m.Kind == MailReset {

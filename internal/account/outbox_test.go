@@ -169,6 +169,13 @@ func TestOutboxResolvesAtDelivery(t *testing.T) {
 			t.Errorf("message %d: %v, want [%s]", id, got, want)
 		}
 	}
+	// Once finished, no message tells by its address who has an account.
+	for id, addr := range map[int64]string{1: roy, 2: stranger, 3: deactivated} {
+		got, digest, err := store.OutboxAddress(ctx, id)
+		if err != nil || got != "" || !bytes.Equal(digest, account.Digest(addr)) {
+			t.Errorf("finished message %d holds address %q, digest %x (%v); want only the digest of %s", id, got, digest, err, addr)
+		}
+	}
 	if n := deliver(t, svc, rec, 16); n != 0 {
 		t.Errorf("handled %d messages again", n)
 	}

@@ -75,7 +75,8 @@ type Tx interface {
 	EnqueueMail(ctx context.Context, m *OutboxMessage) error // sets m.ID
 	// RecordMailAttempt stores one delivery attempt and moves the message
 	// to a.Outcome: done for MailSent, MailDropped and MailGaveUp, due
-	// again at a.NextAt for MailFailed.
+	// again at a.NextAt for MailFailed. When a.AddrDigest is set, the
+	// message's address is replaced by it.
 	RecordMailAttempt(ctx context.Context, a *MailAttempt) error
 	AppendAudit(ctx context.Context, e *AuditEvent) error
 	// AuditByEmail returns up to limit audit events whose EmailDigest is
@@ -164,6 +165,10 @@ type MailAttempt struct {
 	Outcome   MailOutcome
 	Error     string // SMTP error text for MailFailed; never a secret
 	NextAt    time.Time
+	// AddrDigest, when set, replaces the message's address in the store:
+	// Service sets it once the message is finished, so that no finished
+	// message lists who has an account and who has not.
+	AddrDigest []byte
 }
 
 // AuditEvent is one entry of the audit trail; it outlives token rows.

@@ -74,3 +74,12 @@ func (s *Store) query(ctx context.Context, op string, fn func(*pgx.Conn) error) 
 	defer conn.Release()
 	return wrap(op, fn(conn.Conn()))
 }
+
+// OutboxAddress returns the address of an outbox message as stored, and
+// the digest that replaced it once the message finished. For tests.
+func (s *Store) OutboxAddress(ctx context.Context, messageID int64) (addr string, digest []byte, err error) {
+	err = s.query(ctx, "read outbox address", func(conn *pgx.Conn) error {
+		return conn.QueryRow(ctx, `SELECT to_addr, to_digest FROM outbox WHERE id = $1`, messageID).Scan(&addr, &digest)
+	})
+	return addr, digest, err
+}

@@ -38,8 +38,9 @@ func (t *tx) RecordMailAttempt(ctx context.Context, a *account.MailAttempt) erro
 			WHERE id = $1 AND status = 'pending'`, a.MessageID, a.NextAt)
 	} else {
 		_, err = t.tx.Exec(ctx, `
-			UPDATE outbox SET status = $2, finished_at = $3, lease_until = NULL, attempts = attempts + 1
-			WHERE id = $1 AND status = 'pending'`, a.MessageID, string(a.Outcome), a.At)
+			UPDATE outbox SET status = $2, finished_at = $3, lease_until = NULL, attempts = attempts + 1,
+				to_addr = CASE WHEN $4::bytea IS NULL THEN to_addr ELSE '' END, to_digest = coalesce($4, to_digest)
+			WHERE id = $1 AND status = 'pending'`, a.MessageID, string(a.Outcome), a.At, a.AddrDigest)
 	}
 	if err != nil {
 		return wrap("record mail attempt", err)

@@ -57,9 +57,10 @@ func (t *tx) RecordMailAttempt(_ context.Context, a *account.MailAttempt) error 
 		const q = `UPDATE outbox SET attempts = attempts + 1, due_at = ?, lease_until = NULL WHERE id = ?`
 		n, err = affected(t.exec(q, unixNano(a.NextAt), a.MessageID))
 	case account.MailSent, account.MailDropped, account.MailGaveUp:
-		const q = `UPDATE outbox SET attempts = attempts + 1, status = ?, finished_at = ?, lease_until = NULL
-			WHERE id = ?`
-		n, err = affected(t.exec(q, string(a.Outcome), unixNano(a.At), a.MessageID))
+		const q = `UPDATE outbox SET attempts = attempts + 1, status = ?1, finished_at = ?2, lease_until = NULL,
+			to_addr = iif(?4 IS NULL, to_addr, ''), to_digest = coalesce(?4, to_digest)
+			WHERE id = ?3`
+		n, err = affected(t.exec(q, string(a.Outcome), unixNano(a.At), a.MessageID, nullBytes(a.AddrDigest)))
 	default:
 		return account.Errorf(account.EINVALID, "unknown mail outcome %q", a.Outcome)
 	}
@@ -149,6 +150,26 @@ func (t *tx) claimMail(now time.Time, lease time.Duration, limit int) ([]*accoun
 		msgs[i] = c.m
 	}
 	return msgs, nil
+}
+
+// nullBytes is b, or NULL when b is nil.
+func nullBytes(b []byte) any {
+	if b == nil {
+		return nil
+	}
+	return b
+}
+
+// OutboxAddress returns the address of an outbox message as stored, and
+// the digest that replaced it once the message finished. For tests.
+func (s *Store) OutboxAddress(ctx context.Context, messageID int64) (addr string, digest []byte, err error) {
+	err = s.View(ctx, func(atx account.Tx) error {
+		return atx.(*tx).queryRow(`SELECT to_addr, to_digest FROM outbox WHERE id = ?`, messageID).Scan(&addr, &digest)
+	})
+	if err != nil {
+		return "", nil, fmt.Errorf("read outbox address: %w", err)
+	}
+	return addr, digest, nil
 }
 
 // MailAttempts returns the recorded delivery attempts of a message, oldest

@@ -137,7 +137,10 @@ func testMailFinished(t *testing.T, s account.Store) {
 			if got := claim(t, s, t0, minute, 10); len(got) != 1 || got[0].ID != m.ID {
 				t.Fatalf("ClaimMail = %v, want [%d]", ids(got), m.ID)
 			}
-			record(t, s, &account.MailAttempt{MessageID: m.ID, At: at(time.Second), Outcome: outcome})
+			wantAddress(t, s, m.ID, m.To, nil)
+			digest := account.Digest(m.To)
+			record(t, s, &account.MailAttempt{MessageID: m.ID, At: at(time.Second), Outcome: outcome, AddrDigest: digest})
+			wantAddress(t, s, m.ID, "", digest)
 			for _, now := range []time.Time{at(time.Second), at(hour), at(100 * hour)} {
 				if got := claim(t, s, now, minute, 10); len(got) != 0 {
 					t.Errorf("ClaimMail at t0+%v after %s = %v, want none", now.Sub(t0), outcome, ids(got))
@@ -169,6 +172,7 @@ func testMailFailed(t *testing.T, s account.Store) {
 	if len(got) != 1 || got[0].Attempts != 2 {
 		t.Fatalf("ClaimMail after the second failure = %v (attempts %v), want 2 attempts", ids(got), attempts(got))
 	}
+	wantAddress(t, s, m.ID, m.To, nil) // still needed for the next try
 	third := account.MailAttempt{MessageID: m.ID, At: at(30*minute + time.Second), Outcome: account.MailSent}
 	record(t, s, &third)
 	if got := claim(t, s, at(hour), minute, 10); len(got) != 0 {
@@ -192,6 +196,24 @@ func testMailUnknown(t *testing.T, s account.Store) {
 		return tx.RecordMailAttempt(ctx, &account.MailAttempt{MessageID: m.ID + 1000, At: t0, Outcome: account.MailSent})
 	})
 	wantCode(t, "RecordMailAttempt of an unknown message", err, account.ENOTFOUND)
+}
+
+// wantAddress checks the address and digest a message holds when the store
+// is an Inspector.
+func wantAddress(t *testing.T, s account.Store, id int64, addr string, digest []byte) {
+	t.Helper()
+	in, ok := s.(Inspector)
+	if !ok {
+		t.Log("store is no storetest.Inspector: stored address not checked")
+		return
+	}
+	gotAddr, gotDigest, err := in.OutboxAddress(context.Background(), id)
+	if err != nil {
+		t.Fatalf("OutboxAddress: %v", err)
+	}
+	if gotAddr != addr || !bytes.Equal(gotDigest, digest) {
+		t.Errorf("message %d holds address %q, digest %x; want %q, %x", id, gotAddr, gotDigest, addr, digest)
+	}
 }
 
 // wantAttempts checks the recorded attempts when the store is an Inspector.

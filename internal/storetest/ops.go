@@ -152,6 +152,8 @@ func testPurge(t *testing.T, s account.Store) {
 	if n := purgeAll(t, s, account.PurgeOutbox, 1); n != 1 {
 		t.Errorf("purged %d outbox messages, want 1", n)
 	}
+	wantAttempts(t, s, done.ID, nil)
+	wantAttempts(t, s, later.ID, []account.MailAttempt{{MessageID: later.ID, At: at(minute), Outcome: account.MailSent}})
 	view(t, s, func(tx account.Tx) error {
 		st, err := tx.Stats(ctx, t0, account.StatsCountLimit)
 		if err != nil {

@@ -23,6 +23,9 @@ import (
 type Inspector interface {
 	// MailAttempts returns a message's attempts, oldest first.
 	MailAttempts(ctx context.Context, messageID int64) ([]*account.MailAttempt, error)
+	// OutboxAddress returns a message's address as stored and the digest
+	// that replaced it.
+	OutboxAddress(ctx context.Context, messageID int64) (addr string, digest []byte, err error)
 	// AuditEvents returns up to limit events with an ID above afterID,
 	// oldest first.
 	AuditEvents(ctx context.Context, afterID int64, limit int) ([]*account.AuditEvent, error)
