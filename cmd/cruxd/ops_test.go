@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os/exec"
 	"path/filepath"
@@ -314,17 +315,29 @@ func TestLogsNoSecrets(t *testing.T) {
 	}
 }
 
-// TestAuditCommand runs a flow against a real cruxd and prints the trail
-// with cruxd audit: resets requested, revoked, completed; logins that
-// succeeded and failed, with IP and user agent, even for an address no
-// account uses; and the trail outlives the token rows a purge removes.
+// TestAuditCommand runs a flow against a real cruxd that mails its reset
+// links, and prints the trail with cruxd audit: resets requested, mailed,
+// revoked (through the mail's cancel link), completed; logins that succeeded
+// and failed, with IP and user agent, even for an address no account uses;
+// and the trail outlives the token rows a purge removes.
 func TestAuditCommand(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "cruxd.db")
-	p := startSandbox(t, db)
+	mp := testenv.StartMailpit(t)
+	p := startSandbox(t, db, "--public-url", prodPublicURL, "--smtp-url", mp.SMTPURL(),
+		"--mail-from", "Crux Accounts <no-reply@example.com>")
 	ua := []string{"User-Agent", "audit-test-agent/1.0"}
+	// Each step waits for the mail's audit event, logged before "mail
+	// sent", so that the trail's order is the steps' order.
+	sent := func(n int) {
+		t.Helper()
+		waitOutcomes(t, p, fmt.Sprint(n, " mails sent"), func(o map[string]int) bool { return o["sent"] >= n })
+	}
 	tok := resetToken(t, p, roy)
-	p.Do(t, "POST", "/organizations/revoke-password-reset/", map[string]string{"token": tok}, ua...)
+	sent(1)
+	_, d := mailedToken(t, mp, roy, 1)
+	p.Do(t, "POST", "/organizations/revoke-password-reset/", map[string]string{"token": mailedCancelToken(t, d)}, ua...)
 	tok = resetToken(t, p, roy)
+	sent(2)
 	p.Do(t, "POST", "/organizations/complete-password/", map[string]string{"password": newPW, "token": tok}, ua...)
 	p.Do(t, "POST", "/organizations/user-login/", map[string]string{"username": roy, "password": newPW}, ua...)
 	p.Do(t, "POST", "/organizations/user-login/", map[string]string{"username": roy, "password": royOldPW}, ua...)
@@ -339,7 +352,8 @@ func TestAuditCommand(t *testing.T) {
 				actions = append(actions, f[1])
 			}
 		}
-		want := []string{"reset.requested", "reset.revoked", "reset.requested", "reset.completed", "login.succeeded", "login.failed"}
+		want := []string{"reset.requested", "reset.mailed", "reset.revoked", "reset.requested", "reset.mailed", "reset.completed",
+			"login.succeeded", "login.failed"}
 		if strings.Join(actions, " ") != strings.Join(want, " ") {
 			t.Errorf("actions %v, want %v\n%s", actions, want, trail)
 		}
@@ -360,7 +374,7 @@ func TestAuditCommand(t *testing.T) {
 	// Two days later the purge removes the token rows; the trail stays.
 	sqlExec(t, db, `UPDATE reset_tokens SET created_at = created_at - ?1, expires_at = expires_at - ?1,
 		used_at = used_at - ?1, revoked_at = revoked_at - ?1`, int64(48*time.Hour))
-	if out := mustCLI(t, nil, "purge", "--db", db, "--retention", "24h"); !strings.Contains(out, "purged 2 spent or expired reset tokens") {
+	if out := mustCLI(t, nil, "purge", "--db", db, "--retention", "24h"); !strings.Contains(out, "purged 4 spent or expired reset tokens") {
 		t.Errorf("purge:\n%s", out)
 	}
 	check(mustCLI(t, nil, "audit", "--db", db, "--email", roy))

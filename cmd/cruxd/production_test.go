@@ -37,7 +37,10 @@ const (
 	mailWait      = 60 * time.Second
 )
 
-var mailTokenRE = regexp.MustCompile(regexp.QuoteMeta(prodPublicURL+"/reset-password/#token=") + `([A-Za-z0-9]{20})\b`)
+var (
+	mailTokenRE  = regexp.MustCompile(regexp.QuoteMeta(prodPublicURL+"/reset-password/#token=") + `([A-Za-z0-9]{20})\b`)
+	mailCancelRE = regexp.MustCompile(regexp.QuoteMeta(prodPublicURL+"/reset-password/#revoke=") + `([A-Za-z0-9]{20})\b`)
+)
 
 // newProdDB returns a database file holding Roy (active, password royOldPW)
 // and a deactivated account with the same password.
@@ -101,6 +104,20 @@ func mailedToken(t *testing.T, mp *testenv.Mailpit, addr string, n int) (string,
 		t.Errorf("HTML part lacks the link:\n%s", d.HTML)
 	}
 	return tok, d
+}
+
+// mailedCancelToken returns the token of the "this wasn't me" link of the
+// reset mail d, checking that both parts carry the link.
+func mailedCancelToken(t *testing.T, d testenv.MessageDetail) string {
+	t.Helper()
+	m := mailCancelRE.FindStringSubmatch(d.Text)
+	if m == nil {
+		t.Fatalf("mail %q has no %s/reset-password/#revoke= link:\n%s", d.Subject, prodPublicURL, d.Text)
+	}
+	if !strings.Contains(d.HTML, prodPublicURL+"/reset-password/#revoke="+m[1]) {
+		t.Errorf("HTML part lacks the revoke link:\n%s", d.HTML)
+	}
+	return m[1]
 }
 
 // sameResponse fails unless a and b have the same status, body and headers
@@ -185,21 +202,35 @@ func TestProductionReset(t *testing.T) {
 	}
 }
 
-// TestProductionRevokeLink: the "this wasn't me" link's token revokes the
-// request.
+// TestProductionRevokeLink: the "this wasn't me" link carries a token of
+// its own that cancels the request and does nothing else: it sets no
+// password, and the reset token cannot cancel.
 func TestProductionRevokeLink(t *testing.T) {
 	mp := testenv.StartMailpit(t)
 	p := startProd(t, newProdDB(t), mp)
 	askReset(t, p, roy)
 	tok, d := mailedToken(t, mp, roy, 1)
-	if !strings.Contains(d.Text, prodPublicURL+"/reset-password/#revoke="+tok) {
-		t.Fatalf("no revoke link:\n%s", d.Text)
+	cancel := mailedCancelToken(t, d)
+	if r := p.Do(t, "POST", "/organizations/complete-password/", map[string]string{"password": newPW, "token": cancel}); r.Status != 404 {
+		t.Fatalf("Create New Password with the revoke link's token: %d %s, want 404", r.Status, r.Body)
 	}
-	if r := p.Do(t, "POST", "/organizations/revoke-password-reset/", map[string]string{"token": tok}); r.Status != 204 {
+	if r := p.Do(t, "GET", "/organizations/complete-password/?token="+cancel, nil); r.Status != 404 {
+		t.Fatalf("Validate with the revoke link's token: %d %s, want 404", r.Status, r.Body)
+	}
+	if r := p.Do(t, "POST", "/organizations/revoke-password-reset/", map[string]string{"token": tok}); r.Status != 404 {
+		t.Fatalf("revoke with the reset token: %d %s, want 404", r.Status, r.Body)
+	}
+	if r := p.Do(t, "GET", "/organizations/complete-password/?token="+tok, nil); r.Status != 200 {
+		t.Fatalf("reset token after the refused attempts: %d %s, want 200", r.Status, r.Body)
+	}
+	if r := p.Do(t, "POST", "/organizations/revoke-password-reset/", map[string]string{"token": cancel}); r.Status != 204 {
 		t.Fatalf("revoke: %d %s", r.Status, r.Body)
 	}
 	if r := p.Do(t, "GET", "/organizations/complete-password/?token="+tok, nil); r.Status != 404 {
 		t.Fatalf("revoked token: %d %s", r.Status, r.Body)
+	}
+	if r := p.Do(t, "POST", "/organizations/revoke-password-reset/", map[string]string{"token": cancel}); r.Status != 404 {
+		t.Fatalf("second revoke: %d %s, want 404", r.Status, r.Body)
 	}
 }
 

@@ -108,13 +108,16 @@ func PermissionByName(name string) (Permission, bool) {
 
 // ResetToken is a password-reset token at rest: only its SHA-256 digest.
 type ResetToken struct {
-	ID        int64
-	Digest    []byte
-	UserID    int64
-	CreatedAt time.Time
-	ExpiresAt time.Time
-	UsedAt    *time.Time
-	RevokedAt *time.Time
+	ID     int64
+	Digest []byte
+	// CancelDigest is the digest of the token of the mail's "this wasn't
+	// me" link, which can only cancel; nil when no mail carries the token.
+	CancelDigest []byte
+	UserID       int64
+	CreatedAt    time.Time
+	ExpiresAt    time.Time
+	UsedAt       *time.Time
+	RevokedAt    *time.Time
 }
 
 // AuthToken is a login session token at rest: only its digest.

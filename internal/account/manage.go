@@ -69,7 +69,7 @@ func (s *Service) IssueResetToken(ctx context.Context, email string, by Meta) (s
 		if err != nil {
 			return err
 		}
-		if err := s.issueResetToken(ctx, tx, token, userID, now); err != nil {
+		if err := s.issueResetToken(ctx, tx, token, "", userID, now); err != nil {
 			return err
 		}
 		return tx.AppendAudit(ctx, &AuditEvent{At: now, Action: AuditResetRequested, EmailDigest: Digest(email),

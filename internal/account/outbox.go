@@ -11,12 +11,13 @@ import (
 
 // Mail is one message ready to send, handed to a Mailer.
 type Mail struct {
-	Kind      MailKind
-	To        string // the account's normalized address
-	FirstName string
-	Token     string    // the clear reset token (MailReset only); held in memory only
-	At        time.Time // when the reset was asked for or the password changed
-	Meta      Meta      // who asked
+	Kind        MailKind
+	To          string // the account's normalized address
+	FirstName   string
+	Token       string    // the clear reset token (MailReset only); held in memory only
+	CancelToken string    // the clear token of the "this wasn't me" link (MailReset only): it can only cancel
+	At          time.Time // when the reset was asked for or the password changed
+	Meta        Meta      // who asked
 }
 
 // Mailer sends one mail (internal/mail). An error means it was not accepted
@@ -194,10 +195,13 @@ type preparedMail struct {
 // per-address limit and mints the token, in one transaction. A message with
 // nothing to send is recorded as MailDropped in that transaction.
 func (s *Service) prepareMail(ctx context.Context, m *OutboxMessage) (*preparedMail, error) {
-	var token string
+	var token, cancel string
 	if m.Kind == MailReset {
 		var err error
 		if token, err = newResetToken(s.Rand); err != nil {
+			return nil, err
+		}
+		if cancel, err = newResetToken(s.Rand); err != nil {
 			return nil, err
 		}
 	}
@@ -227,10 +231,10 @@ func (s *Service) prepareMail(ctx context.Context, m *OutboxMessage) (*preparedM
 		}
 		p.userID, p.mail.To, p.mail.FirstName = u.ID, u.Email, u.FirstName
 		if m.Kind == MailReset {
-			if err := s.issueResetToken(ctx, tx, token, u.ID, now); err != nil {
+			if err := s.issueResetToken(ctx, tx, token, cancel, u.ID, now); err != nil {
 				return err
 			}
-			p.mail.Token = token
+			p.mail.Token, p.mail.CancelToken = token, cancel
 		}
 		return nil
 	})

@@ -179,16 +179,59 @@ func TestOutboxResolvesAtDelivery(t *testing.T) {
 	if n := deliver(t, svc, rec, 16); n != 0 {
 		t.Errorf("handled %d messages again", n)
 	}
+	noClearTokens(t, path, m.Token)
+}
+
+// noClearTokens fails if a file of the database at path holds one of
+// tokens in clear.
+func noClearTokens(t *testing.T, path string, tokens ...string) {
+	t.Helper()
 	files, _ := filepath.Glob(path + "*")
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if bytes.Contains(b, []byte(m.Token)) {
-			t.Errorf("%s holds the mailed token in clear", filepath.Base(f))
+		for _, tok := range tokens {
+			if bytes.Contains(b, []byte(tok)) {
+				t.Errorf("%s holds a mailed token in clear", filepath.Base(f))
+			}
 		}
 	}
+}
+
+// TestOutboxCancelTokenOnlyCancels: a reset mail carries two tokens. The
+// reset token cannot cancel; the cancel token of the "this wasn't me" link
+// cannot validate or set a password, and cancels the request. Neither
+// rests in the database files in clear.
+func TestOutboxCancelTokenOnlyCancels(t *testing.T) {
+	svc, _, _, path := newOutbox(t)
+	ctx := context.Background()
+	request(t, svc, roy)
+	rec := &recorder{}
+	deliver(t, svc, rec, 16)
+	ms := rec.mails(roy)
+	if len(ms) != 1 {
+		t.Fatalf("sent %d mails to %s, want 1", len(ms), roy)
+	}
+	m := ms[0]
+	if m.CancelToken == "" || m.CancelToken == m.Token {
+		t.Fatalf("cancel token %q beside reset token %q: want a token of its own", m.CancelToken, m.Token)
+	}
+	_, err := svc.ValidateReset(ctx, m.CancelToken)
+	wantCode(t, err, account.ENOTFOUND)
+	wantCode(t, svc.CompleteReset(ctx, m.CancelToken, goodPW, account.Meta{}), account.ENOTFOUND)
+	wantCode(t, svc.RevokeReset(ctx, m.Token, account.Meta{}), account.ENOTFOUND)
+	if email, err := svc.ValidateReset(ctx, m.Token); err != nil || email != roy {
+		t.Fatalf("reset token after the refused calls: %q, %v", email, err)
+	}
+	if err := svc.RevokeReset(ctx, m.CancelToken, account.Meta{}); err != nil {
+		t.Fatalf("RevokeReset(cancel token): %v", err)
+	}
+	_, err = svc.ValidateReset(ctx, m.Token)
+	wantCode(t, err, account.ENOTFOUND)
+	wantCode(t, svc.RevokeReset(ctx, m.CancelToken, account.Meta{}), account.ENOTFOUND)
+	noClearTokens(t, path, m.Token, m.CancelToken)
 }
 
 // TestOutboxBackoff: a mail that keeps failing is retried after 30 s, then

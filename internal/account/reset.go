@@ -56,7 +56,7 @@ func (s *Service) RequestReset(ctx context.Context, rawEmail string, m Meta) (st
 		if err != nil {
 			return err
 		}
-		if err := s.issueResetToken(ctx, tx, token, userID, now); err != nil {
+		if err := s.issueResetToken(ctx, tx, token, "", userID, now); err != nil {
 			return err
 		}
 		if s.cfg.Mail {
@@ -91,11 +91,16 @@ func activeUserByEmail(ctx context.Context, tx Tx, email string) (int64, error) 
 	return id, nil
 }
 
-// issueResetToken stores token's digest for the user, and retires the
-// oldest live tokens beyond LiveResetTokens. The caller draws token with
-// newResetToken before its transaction.
-func (s *Service) issueResetToken(ctx context.Context, tx Tx, token string, userID int64, now time.Time) error {
+// issueResetToken stores token's digest for the user, with the digest of
+// cancel, the token of the mail's "this wasn't me" link ("" when no mail
+// carries the token), and retires the oldest live tokens beyond
+// LiveResetTokens. The caller draws both with newResetToken before its
+// transaction.
+func (s *Service) issueResetToken(ctx context.Context, tx Tx, token, cancel string, userID int64, now time.Time) error {
 	t := &ResetToken{Digest: Digest(token), UserID: userID, CreatedAt: now, ExpiresAt: now.Add(s.cfg.ResetTTL)}
+	if cancel != "" {
+		t.CancelDigest = Digest(cancel)
+	}
 	if err := tx.CreateResetToken(ctx, t); err != nil {
 		return fmt.Errorf("create reset token: %w", err)
 	}
@@ -221,18 +226,29 @@ func (s *Service) setPassword(ctx context.Context, tx Tx, userID int64, hash str
 	return nil
 }
 
-// RevokeReset is the "this wasn't me" action of the reset mail: it revokes
-// every live reset token of the account the live token belongs to.
-// ENOTFOUND if the token is not live.
-func (s *Service) RevokeReset(ctx context.Context, token string, m Meta) error {
-	if !wellFormedResetToken(token) {
+// RevokeReset is the "this wasn't me" action of the reset mail: given the
+// cancel token of that link, it revokes every live reset token of the
+// account whose live reset token the mail carried. A reset token cannot
+// cancel, as a cancel token cannot reset. ENOTFOUND if the cancel token's
+// reset token is not live.
+func (s *Service) RevokeReset(ctx context.Context, cancel string, m Meta) error {
+	if !wellFormedResetToken(cancel) {
 		return Errorf(ENOTFOUND, MsgInvalidToken)
 	}
 	now := s.now()
 	err := s.store.Update(ctx, func(tx Tx) error {
-		_, u, err := s.liveTokenUser(ctx, tx, token)
+		t, err := tx.LiveResetTokenByCancel(ctx, Digest(cancel), now)
+		if ErrorCode(err) == ENOTFOUND {
+			return Errorf(ENOTFOUND, MsgInvalidToken)
+		} else if err != nil {
+			return fmt.Errorf("find reset token by cancel token: %w", err)
+		}
+		u, err := tx.UserByID(ctx, t.UserID)
 		if err != nil {
-			return err
+			return fmt.Errorf("find token's user: %w", err)
+		}
+		if u.Status != StatusActive {
+			return Errorf(ENOTFOUND, MsgInvalidToken)
 		}
 		if _, err := tx.RevokeResetTokens(ctx, u.ID, 0, now); err != nil {
 			return fmt.Errorf("revoke reset tokens: %w", err)

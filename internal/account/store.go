@@ -49,6 +49,9 @@ type Tx interface {
 	// LiveResetToken returns the token with that digest if it is neither
 	// used, revoked nor expired at now.
 	LiveResetToken(ctx context.Context, digest []byte, now time.Time) (*ResetToken, error)
+	// LiveResetTokenByCancel is LiveResetToken for the token whose
+	// CancelDigest is cancelDigest.
+	LiveResetTokenByCancel(ctx context.Context, cancelDigest []byte, now time.Time) (*ResetToken, error)
 	// ConsumeResetToken marks the live token with that digest used at now
 	// in one conditional update and returns it; ENOTFOUND if it was not
 	// live.

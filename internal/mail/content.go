@@ -39,7 +39,7 @@ type data struct {
 	UserAgent    string
 	Token        string // reset only
 	ResetURL     string // reset only: {public}/reset-password/#token=T
-	RevokeURL    string // reset only: {public}/reset-password/#revoke=T
+	RevokeURL    string // reset only: {public}/reset-password/#revoke=C, C the cancel token
 	ResetPageURL string // {public}/reset-password/
 }
 
@@ -82,14 +82,14 @@ func (c *content) render(m account.Mail) (*rendered, error) {
 	var name string
 	switch m.Kind {
 	case account.MailReset:
-		if m.Token == "" {
-			return nil, errors.New("mail: reset mail without a token")
+		if m.Token == "" || m.CancelToken == "" {
+			return nil, errors.New("mail: reset mail without its tokens")
 		}
 		// The token rides in the fragment: browsers never send it to a
 		// server, so it stays out of access logs and Referer headers.
 		d.Token = m.Token
 		d.ResetURL = d.ResetPageURL + "#token=" + url.QueryEscape(m.Token)
-		d.RevokeURL = d.ResetPageURL + "#revoke=" + url.QueryEscape(m.Token)
+		d.RevokeURL = d.ResetPageURL + "#revoke=" + url.QueryEscape(m.CancelToken)
 		name, r.subject = "reset", "Reset your "+c.product+" password"
 	case account.MailPasswordChanged:
 		name, r.subject = "password_changed", "Your "+c.product+" password was changed"

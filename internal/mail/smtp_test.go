@@ -15,6 +15,7 @@ import (
 const (
 	publicURL = "https://accounts.example.com"
 	token     = "G7TwCq1Vkds0DLYnfAuP"
+	cancel    = "Xc4nCe1ToKeN00000042"
 )
 
 var at = time.Date(2026, 3, 1, 14, 5, 9, 0, time.UTC)
@@ -39,11 +40,12 @@ func send(t *testing.T, s *mail.SMTP, m account.Mail) {
 
 // TestResetMail sends a reset mail to a real Mailpit and reads it back: the
 // link carries the token in the fragment of --public-url, the text shows
-// the token, and there is an HTML part and a "this wasn't me" link.
+// the token, and there is an HTML part and a "this wasn't me" link carrying
+// the cancel token.
 func TestResetMail(t *testing.T) {
 	mp := testenv.StartMailpit(t)
 	s := newSMTP(t, mp.SMTPURL())
-	send(t, s, account.Mail{Kind: account.MailReset, To: "roy@example.com", FirstName: "Roy", Token: token, At: at,
+	send(t, s, account.Mail{Kind: account.MailReset, To: "roy@example.com", FirstName: "Roy", Token: token, CancelToken: cancel, At: at,
 		Meta: account.Meta{IP: "203.0.113.7", UserAgent: "curl/8.5.0"}})
 
 	msgs := mp.WaitMessage(t, "roy@example.com", 1, 30*time.Second)
@@ -52,7 +54,7 @@ func TestResetMail(t *testing.T) {
 		t.Errorf("subject %q from %q", d.Subject, d.From)
 	}
 	link := publicURL + "/reset-password/#token=" + token
-	revoke := publicURL + "/reset-password/#revoke=" + token
+	revoke := publicURL + "/reset-password/#revoke=" + cancel
 	text := strings.ReplaceAll(d.Text, "\r\n", "\n")
 	for _, want := range []string{link, revoke, "\n" + token + "\n", "Hello Roy", "203.0.113.7", "2026-03-01 14:05:09 UTC"} {
 		if !strings.Contains(text, want) {
@@ -106,14 +108,14 @@ func TestRecipientCannotInjectHeaders(t *testing.T) {
 		"Victim <evil@example.com>",
 		"",
 	} {
-		err := s.Send(context.Background(), account.Mail{Kind: account.MailReset, To: to, Token: token, At: at})
+		err := s.Send(context.Background(), account.Mail{Kind: account.MailReset, To: to, Token: token, CancelToken: cancel, At: at})
 		if err == nil {
 			t.Errorf("Send to %q: no error", to)
 		}
 	}
 	// A display name with a line break is cleaned, not injected.
 	send(t, s, account.Mail{Kind: account.MailReset, To: "victim@example.com", FirstName: "Eve\r\nBcc: evil@example.com",
-		Token: token, At: at})
+		Token: token, CancelToken: cancel, At: at})
 	mp.WaitMessage(t, "victim@example.com", 1, 30*time.Second)
 	for _, m := range mp.Messages(t) {
 		if len(m.To)+len(m.Cc)+len(m.Bcc) != 1 || m.To[0] != "victim@example.com" {
@@ -141,7 +143,7 @@ func TestSendUnreachable(t *testing.T) {
 	l.Close()
 	s := newSMTP(t, "smtp://"+addr)
 	start := time.Now()
-	if err := s.Send(context.Background(), account.Mail{Kind: account.MailReset, To: "roy@example.com", Token: token, At: at}); err == nil {
+	if err := s.Send(context.Background(), account.Mail{Kind: account.MailReset, To: "roy@example.com", Token: token, CancelToken: cancel, At: at}); err == nil {
 		t.Fatal("no error")
 	} else if strings.Contains(err.Error(), token) {
 		t.Errorf("error carries the token: %v", err)
@@ -189,7 +191,7 @@ func TestLinksFromPublicURLOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	send(t, s, account.Mail{Kind: account.MailReset, To: "roy@example.com", Token: token, At: at})
+	send(t, s, account.Mail{Kind: account.MailReset, To: "roy@example.com", Token: token, CancelToken: cancel, At: at})
 	d := mp.Message(t, mp.WaitMessage(t, "roy@example.com", 1, 30*time.Second)[0].ID)
 	if !strings.Contains(d.Text, "https://example.com/accounts/reset-password/#token="+token) {
 		t.Errorf("link:\n%s", d.Text)

@@ -200,11 +200,11 @@ func (t *tx) updateUser(ctx context.Context, op, sql string, args ...any) error 
 
 func (t *tx) CreateResetToken(ctx context.Context, rt *account.ResetToken) error {
 	err := t.tx.QueryRow(ctx, `
-		INSERT INTO reset_tokens (digest, user_id, created_at, expires_at, used_at, revoked_at)
-		VALUES ($1, $2, $3, $4, $5, $6)
-		ON CONFLICT (digest) DO NOTHING
+		INSERT INTO reset_tokens (digest, cancel_digest, user_id, created_at, expires_at, used_at, revoked_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT DO NOTHING
 		RETURNING id`,
-		rt.Digest, rt.UserID, rt.CreatedAt, rt.ExpiresAt, rt.UsedAt, rt.RevokedAt).Scan(&rt.ID)
+		rt.Digest, rt.CancelDigest, rt.UserID, rt.CreatedAt, rt.ExpiresAt, rt.UsedAt, rt.RevokedAt).Scan(&rt.ID)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return account.Errorf(account.ECONFLICT, "The reset token already exists.")
@@ -228,14 +228,25 @@ func scanResetToken(row pgx.Row) (*account.ResetToken, error) {
 
 // LiveResetToken searches reset_tokens_digest.
 func (t *tx) LiveResetToken(ctx context.Context, digest []byte, now time.Time) (*account.ResetToken, error) {
+	return t.liveResetToken(ctx, "find reset token", "digest", digest, now)
+}
+
+// LiveResetTokenByCancel searches reset_tokens_cancel_digest.
+func (t *tx) LiveResetTokenByCancel(ctx context.Context, cancelDigest []byte, now time.Time) (*account.ResetToken, error) {
+	return t.liveResetToken(ctx, "find reset token by cancel token", "cancel_digest", cancelDigest, now)
+}
+
+// liveResetToken returns the live token at now whose column (a constant of
+// the caller's) is digest.
+func (t *tx) liveResetToken(ctx context.Context, what, column string, digest []byte, now time.Time) (*account.ResetToken, error) {
 	rt, err := scanResetToken(t.tx.QueryRow(ctx, `
 		SELECT `+resetTokenColumns+` FROM reset_tokens
-		WHERE digest = $1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $2`, digest, now))
+		WHERE `+column+` = $1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $2`, digest, now))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, account.Errorf(account.ENOTFOUND, account.MsgInvalidToken)
 	}
 	if err != nil {
-		return nil, wrap("find reset token", err)
+		return nil, wrap(what, err)
 	}
 	return rt, nil
 }

@@ -48,9 +48,10 @@ func TestQueryPlans(t *testing.T) {
 	// lookup nor spend reads more than its row.
 	now := time.Now().UnixNano()
 	for q, want := range map[string]string{
-		sqlLiveResetToken:       "SEARCH reset_tokens USING INDEX reset_tokens_digest (digest=?)",
-		sqlConsumeResetToken:    "SEARCH reset_tokens USING INDEX reset_tokens_digest (digest=?)",
-		sqlCountLiveResetTokens: "SEARCH reset_tokens USING COVERING INDEX reset_tokens_unspent (user_id=? AND expires_at>?)",
+		sqlLiveResetToken:         "SEARCH reset_tokens USING INDEX reset_tokens_digest (digest=?)",
+		sqlConsumeResetToken:      "SEARCH reset_tokens USING INDEX reset_tokens_digest (digest=?)",
+		sqlLiveResetTokenByCancel: "SEARCH reset_tokens USING INDEX reset_tokens_cancel_digest (cancel_digest=?)",
+		sqlCountLiveResetTokens:   "SEARCH reset_tokens USING COVERING INDEX reset_tokens_unspent (user_id=? AND expires_at>?)",
 		// The monitoring count reads the index that holds its columns.
 		sqlCountExpiredResetTokens: "CO-ROUTINE (subquery-1)\nSCAN reset_tokens USING COVERING INDEX reset_tokens_unspent\nSCAN (subquery-1)",
 	} {

@@ -9,26 +9,28 @@ import (
 )
 
 // The statements of reset tokens whose plans TestQueryPlans checks: each
-// reads one row through the unique digest index.
+// reads one row through a unique digest index.
 const (
 	// sqlLive is the condition of a live reset token at ?2 (expires_at <=
 	// now is expired).
-	sqlLive              = `used_at IS NULL AND revoked_at IS NULL AND expires_at > ?2`
-	sqlResetTokenColumns = `id, digest, user_id, created_at, expires_at`
-	sqlLiveResetToken    = `SELECT ` + sqlResetTokenColumns + ` FROM reset_tokens WHERE digest = ?1 AND ` + sqlLive
+	sqlLive                   = `used_at IS NULL AND revoked_at IS NULL AND expires_at > ?2`
+	sqlResetTokenColumns      = `id, digest, user_id, created_at, expires_at`
+	sqlLiveResetToken         = `SELECT ` + sqlResetTokenColumns + ` FROM reset_tokens WHERE digest = ?1 AND ` + sqlLive
+	sqlLiveResetTokenByCancel = `SELECT ` + sqlResetTokenColumns + ` FROM reset_tokens
+		WHERE cancel_digest = ?1 AND ` + sqlLive
 	sqlConsumeResetToken = `UPDATE reset_tokens SET used_at = ?2 WHERE digest = ?1 AND ` + sqlLive + `
 		RETURNING ` + sqlResetTokenColumns
 )
 
-// CreateResetToken inserts t and sets t.ID; ECONFLICT if its digest exists,
-// ENOTFOUND if t.UserID names no user.
+// CreateResetToken inserts t and sets t.ID; ECONFLICT if its digest or
+// cancel digest exists, ENOTFOUND if t.UserID names no user.
 func (t *tx) CreateResetToken(_ context.Context, rt *account.ResetToken) error {
 	if err := t.checkWrite(); err != nil {
 		return err
 	}
-	const q = `INSERT INTO reset_tokens (digest, user_id, created_at, expires_at, used_at, revoked_at)
-		VALUES (?, ?, ?, ?, ?, ?)`
-	res, err := t.exec(q, rt.Digest, rt.UserID, unixNano(rt.CreatedAt), unixNano(rt.ExpiresAt),
+	const q = `INSERT INTO reset_tokens (digest, cancel_digest, user_id, created_at, expires_at, used_at, revoked_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`
+	res, err := t.exec(q, rt.Digest, rt.CancelDigest, rt.UserID, unixNano(rt.CreatedAt), unixNano(rt.ExpiresAt),
 		nullNano(rt.UsedAt), nullNano(rt.RevokedAt))
 	if err != nil {
 		return classify(err, "insert reset token", "reset token exists", "user not found")
@@ -47,6 +49,16 @@ func (t *tx) LiveResetToken(_ context.Context, digest []byte, now time.Time) (*a
 	rt, err := scanResetToken(t.queryRow(sqlLiveResetToken, digest, now.UnixNano()).Scan)
 	if err != nil {
 		return nil, notFound(err, "find reset token", account.MsgInvalidToken)
+	}
+	return rt, nil
+}
+
+// LiveResetTokenByCancel returns the live token whose cancel digest is
+// cancelDigest; ENOTFOUND otherwise.
+func (t *tx) LiveResetTokenByCancel(_ context.Context, cancelDigest []byte, now time.Time) (*account.ResetToken, error) {
+	rt, err := scanResetToken(t.queryRow(sqlLiveResetTokenByCancel, cancelDigest, now.UnixNano()).Scan)
+	if err != nil {
+		return nil, notFound(err, "find reset token by cancel token", account.MsgInvalidToken)
 	}
 	return rt, nil
 }

@@ -56,6 +56,7 @@ func Run(t *testing.T, open func(t *testing.T) account.Store) {
 		{"User/ListAndCount", testUsersList},
 		{"ResetToken/CreateAndLive", testResetCreateAndLive},
 		{"ResetToken/Conflict", testResetConflict},
+		{"ResetToken/ByCancel", testResetByCancel},
 		{"ResetToken/LiveHonoursState", testResetLiveState},
 		{"ResetToken/ConsumeOnce", testResetConsumeOnce},
 		{"ResetToken/ConsumeNotLive", testResetConsumeNotLive},

@@ -78,6 +78,54 @@ func testResetConflict(t *testing.T, s account.Store) {
 	wantCode(t, "CreateResetToken for an unknown user", err, account.ENOTFOUND)
 }
 
+// testResetByCancel: a token's cancel digest finds it through
+// LiveResetTokenByCancel while it lives, and only there; the token's own
+// digest does not, and a second token cannot reuse the cancel digest.
+func testResetByCancel(t *testing.T, s account.Store) {
+	ctx := context.Background()
+	u := oneUser(t, s)
+	rt := &account.ResetToken{Digest: account.Digest("tok"), CancelDigest: account.Digest("cancel"), UserID: u.ID,
+		CreatedAt: t0, ExpiresAt: at(hour)}
+	update(t, s, func(tx account.Tx) error { return tx.CreateResetToken(ctx, rt) })
+	resetToken(t, s, u, "no cancel", t0, hour) // tokens without one coexist
+	resetToken(t, s, u, "no cancel either", t0, hour)
+	byCancel := func(d []byte, now time.Time) (*account.ResetToken, error) {
+		var got *account.ResetToken
+		err := s.View(ctx, func(tx account.Tx) (err error) {
+			got, err = tx.LiveResetTokenByCancel(ctx, d, now)
+			return err
+		})
+		return got, err
+	}
+	got, err := byCancel(rt.CancelDigest, at(minute))
+	if err != nil {
+		t.Fatalf("LiveResetTokenByCancel: %v", err)
+	}
+	if got.ID != rt.ID || got.UserID != u.ID || !bytes.Equal(got.Digest, rt.Digest) {
+		t.Errorf("LiveResetTokenByCancel = %+v, want %+v", *got, *rt)
+	}
+	_, err = byCancel(rt.Digest, at(minute))
+	wantCode(t, "LiveResetTokenByCancel of the reset digest", err, account.ENOTFOUND)
+	_, err = byCancel(rt.CancelDigest, at(hour))
+	wantCode(t, "LiveResetTokenByCancel of an expired token", err, account.ENOTFOUND)
+	view(t, s, func(tx account.Tx) error {
+		_, err := tx.LiveResetToken(ctx, rt.CancelDigest, at(minute))
+		wantCode(t, "LiveResetToken of the cancel digest", err, account.ENOTFOUND)
+		return nil
+	})
+	err = s.Update(ctx, func(tx account.Tx) error {
+		return tx.CreateResetToken(ctx, &account.ResetToken{Digest: account.Digest("other"), CancelDigest: rt.CancelDigest,
+			UserID: u.ID, CreatedAt: t0, ExpiresAt: at(hour)})
+	})
+	wantCode(t, "CreateResetToken with an existing cancel digest", err, account.ECONFLICT)
+	update(t, s, func(tx account.Tx) error {
+		_, err := tx.RevokeResetTokens(ctx, u.ID, 0, at(minute))
+		return err
+	})
+	_, err = byCancel(rt.CancelDigest, at(2*minute))
+	wantCode(t, "LiveResetTokenByCancel of a revoked token", err, account.ENOTFOUND)
+}
+
 func testResetLiveState(t *testing.T, s account.Store) {
 	ctx := context.Background()
 	u := oneUser(t, s)
