@@ -84,6 +84,7 @@ func newFlagSet(name string, c *config, serve bool, stderr io.Writer) *flag.Flag
 		l, d := &c.LimitValues, account.ProductionLimits
 		fs.IntVar(&l.ResetMailsPerAddressHour, "limit-reset-mails", d.ResetMailsPerAddressHour, "limit: reset mails sent to one address an hour (0: no limit)")
 		fs.IntVar(&l.ResetCallsPerIPMinute, "limit-reset-calls", d.ResetCallsPerIPMinute, "limit: Reset Password calls from one client IP a minute (0: no limit)")
+		fs.IntVar(&l.LoginCallsPerIPMinute, "limit-login-calls", d.LoginCallsPerIPMinute, "limit: logins, right or wrong, from one client IP a minute (0: no limit)")
 		fs.IntVar(&l.FailedLoginsPerIPMinute, "limit-login-ip", d.FailedLoginsPerIPMinute, "limit: failed logins from one client IP a minute (0: no limit)")
 		fs.IntVar(&l.FailedLoginsPerUserIP, "limit-login-account", d.FailedLoginsPerUserIP, "limit: failed logins for one username from one client IP in 15 minutes (0: no limit)")
 		fs.IntVar(&l.FailedLoginsPerUserHour, "limit-login-account-hour", d.FailedLoginsPerUserHour, "limit: failed logins for one username an hour from client IPs that did not log in to it (0: no limit)")
@@ -166,7 +167,7 @@ func (c *config) validate() error {
 	if c.MailRetryMin <= 0 {
 		return fmt.Errorf("%w: --mail-retry-min must be positive", errUsage)
 	}
-	if l := c.LimitValues; min(l.ResetMailsPerAddressHour, l.ResetCallsPerIPMinute, l.FailedLoginsPerIPMinute, l.FailedLoginsPerUserIP, l.FailedLoginsPerUserHour) < 0 {
+	if l := c.LimitValues; min(l.ResetMailsPerAddressHour, l.ResetCallsPerIPMinute, l.LoginCallsPerIPMinute, l.FailedLoginsPerIPMinute, l.FailedLoginsPerUserIP, l.FailedLoginsPerUserHour) < 0 {
 		return fmt.Errorf("%w: a --limit-* flag is negative", errUsage)
 	}
 	if err := checkLoopbackAddr("--pprof-addr", c.PprofAddr); err != nil {

@@ -335,7 +335,8 @@ func TestCrashProduction(t *testing.T) {
 			seedDemo(t, db)
 			mp := testenv.StartMailpit(t)
 			args := []string{"--mode", "production", "--db", db, "--public-url", prodPublicURL, "--smtp-url", mp.SMTPURL(),
-				"--limit-reset-mails", "0", "--limit-reset-calls", "0", "--limit-login-ip", "0", "--limit-login-account", "0", "--limit-login-account-hour", "0",
+				"--limit-reset-mails", "0", "--limit-reset-calls", "0", "--limit-login-ip", "0", "--limit-login-calls", "0", "--limit-login-account", "0",
+				"--limit-login-account-hour", "0",
 				"--mail-retry-min", "100ms", "--mail-lease", "2s"}
 			rng := crashRand(t)
 			type addrState struct {

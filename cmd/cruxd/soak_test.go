@@ -190,13 +190,19 @@ loop:
 	}
 }
 
+// liveAuthTokens is the number of a user's auth tokens that stay live
+// (docs/security.md).
+const liveAuthTokens = 10
+
 // soakWorld is the shared state of the soak clients.
 type soakWorld struct {
 	p       *cruxdtest.Process
-	auth    string
 	royUUID string
 
 	mu         sync.Mutex
+	auth       string   // Roy's newest auth token seen
+	authLogin  int      // logins answered when auth was
+	logins     int      // Roy's logins answered 200
 	tokens     []string // recent reset tokens of Bailey
 	counts     map[string]int
 	total      int
@@ -221,6 +227,7 @@ func (w *soakWorld) reset() {
 func (w *soakWorld) one(t *testing.T, rng *rand.Rand) int {
 	x := rng.IntN(100)
 	w.mu.Lock()
+	auth, authLogin := w.auth, w.authLogin
 	var tok string
 	if len(w.tokens) > 0 {
 		tok = w.tokens[rng.IntN(len(w.tokens))]
@@ -239,7 +246,7 @@ func (w *soakWorld) one(t *testing.T, rng *rand.Rand) int {
 		}
 		name, method, path, ok = "validate", "GET", "/organizations/complete-password/?token="+tok, []int{200, 404}
 	case x < 75:
-		name, method, path, header, ok = "user", "GET", "/organizations/users/detail/"+w.royUUID+"/", []string{"Authorization", "Token " + w.auth}, []int{200}
+		name, method, path, header, ok = "user", "GET", "/organizations/users/detail/"+w.royUUID+"/", []string{"Authorization", "Token " + auth}, []int{200}
 	case x < 95:
 		name, method, path, body, ok = "login", "POST", "/organizations/user-login/", map[string]string{"username": roy, "password": royOldPW}, []int{200}
 	default:
@@ -273,6 +280,7 @@ func (w *soakWorld) one(t *testing.T, rng *rand.Rand) int {
 	status := 0
 	var got struct {
 		ResetToken string `json:"reset_token"`
+		AuthToken  string `json:"auth_token"`
 	}
 	if err == nil {
 		err = json.NewDecoder(resp.Body).Decode(&got)
@@ -294,8 +302,15 @@ func (w *soakWorld) one(t *testing.T, rng *rand.Rand) int {
 		}
 	case status >= 500:
 		w.fiveXX++
+	case name == "user" && status == 401 && w.logins-authLogin >= liveAuthTokens/2:
+		// Roy's logins since revoked the token (oldest past the cap of
+		// live tokens; answers may come back out of order).
 	case !slices.Contains(ok, status):
 		w.unexpected++
+	}
+	if got.AuthToken != "" {
+		w.logins++
+		w.auth, w.authLogin = got.AuthToken, w.logins
 	}
 	if got.ResetToken != "" {
 		w.tokens = append(w.tokens, got.ResetToken)

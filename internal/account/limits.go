@@ -15,6 +15,7 @@ import (
 type Limits struct {
 	ResetMailsPerAddressHour int // reset mails sent to one address an hour
 	ResetCallsPerIPMinute    int // Reset Password calls from one client a minute
+	LoginCallsPerIPMinute    int // logins, right or wrong, from one client a minute
 	FailedLoginsPerIPMinute  int // failed logins from one client a minute
 	FailedLoginsPerUserIP    int // failed logins for one username from one client in 15 minutes
 	// FailedLoginsPerUserHour bounds the failed logins for one username in
@@ -28,6 +29,7 @@ type Limits struct {
 var ProductionLimits = Limits{
 	ResetMailsPerAddressHour: 3,
 	ResetCallsPerIPMinute:    20,
+	LoginCallsPerIPMinute:    30,
 	FailedLoginsPerIPMinute:  10,
 	FailedLoginsPerUserIP:    5,
 	FailedLoginsPerUserHour:  20,
@@ -45,6 +47,7 @@ type Limit struct {
 type limitSet struct {
 	resetCalls     Limit // Reset Password calls per client
 	resetMails     Limit // reset mails per address; a message's first attempt counts
+	loginCalls     Limit // logins per client
 	failedIP       Limit // failed logins per client
 	failedUserIP   Limit // failed logins per (username, client)
 	failedUserHour Limit // failed logins per username from clients it does not know
@@ -54,6 +57,7 @@ func newLimitSet(l Limits) limitSet {
 	return limitSet{
 		resetCalls:     Limit{Name: "reset-ip", Window: time.Minute, Max: l.ResetCallsPerIPMinute},
 		resetMails:     Limit{Name: "reset-mail-addr", Window: time.Hour, Max: l.ResetMailsPerAddressHour},
+		loginCalls:     Limit{Name: "login-ip", Window: time.Minute, Max: l.LoginCallsPerIPMinute},
 		failedIP:       Limit{Name: "login-fail-ip", Window: time.Minute, Max: l.FailedLoginsPerIPMinute},
 		failedUserIP:   Limit{Name: "login-fail-user-ip", Window: 15 * time.Minute, Max: l.FailedLoginsPerUserIP},
 		failedUserHour: Limit{Name: "login-fail-user", Window: time.Hour, Max: l.FailedLoginsPerUserHour},
@@ -62,16 +66,20 @@ func newLimitSet(l Limits) limitSet {
 
 // loginLimited reports whether any limit applies to logins.
 func (l limitSet) loginLimited() bool {
-	return l.failedIP.Max > 0 || l.failedUserIP.Max > 0 || l.failedUserHour.Max > 0
+	return l.loginCalls.Max > 0 || l.failedIP.Max > 0 || l.failedUserIP.Max > 0 || l.failedUserHour.Max > 0
 }
 
-// reserveLogin counts a login attempt as a failure against the failed-login
-// limits, before its hash, and returns what it counted for a success to
-// release; ETHROTTLED when a limit is full. u is the account using the
+// reserveLogin counts a login attempt against the per-client limit of
+// logins and, as a failure, against the failed-login limits, before its
+// hash; it returns the failures counted, for a success to release.
+// ETHROTTLED when a limit is full. u is the account using the
 // username, nil if none: the username's limits apply alike to strangers
 // and members, except that a client that logged in to u within AuthTTL is
 // not held to the username's hourly ceiling.
 func (s *Service) reserveLogin(ctx context.Context, tx Tx, email string, u *User, m Meta, now time.Time) ([]*reservation, error) {
+	if _, err := reserve(ctx, tx, s.limits.loginCalls, now, m.IP); err != nil {
+		return nil, err
+	}
 	ip, err := reserve(ctx, tx, s.limits.failedIP, now, m.IP)
 	if err != nil {
 		return nil, err

@@ -95,6 +95,10 @@ func (s *Service) Login(ctx context.Context, username, password string, m Meta) 
 				return err
 			}
 		}
+		// Make room first, so that the new token is never the one revoked.
+		if err := tx.RevokeAuthTokens(ctx, u.ID, s.cfg.LiveAuthTokens-1, now); err != nil {
+			return fmt.Errorf("revoke oldest auth tokens: %w", err)
+		}
 		at := &AuthToken{Digest: Digest(token), UserID: u.ID, CreatedAt: now, Source: loginSource(m)}
 		if err := tx.CreateAuthToken(ctx, at); err != nil {
 			return fmt.Errorf("create auth token: %w", err)

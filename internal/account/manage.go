@@ -37,7 +37,7 @@ func (s *Service) DeactivateUser(ctx context.Context, email string, by Meta) err
 		if err := tx.SetStatus(ctx, u.ID, StatusDeactivated); err != nil {
 			return fmt.Errorf("deactivate: %w", err)
 		}
-		if err := tx.RevokeAuthTokens(ctx, u.ID, now); err != nil {
+		if err := tx.RevokeAuthTokens(ctx, u.ID, 0, now); err != nil {
 			return fmt.Errorf("revoke auth tokens: %w", err)
 		}
 		n, err := tx.RevokeResetTokens(ctx, u.ID, 0, now)

@@ -220,7 +220,7 @@ func (s *Service) setPassword(ctx context.Context, tx Tx, userID int64, hash str
 	if _, err := tx.RevokeResetTokens(ctx, userID, 0, now); err != nil {
 		return fmt.Errorf("revoke reset tokens: %w", err)
 	}
-	if err := tx.RevokeAuthTokens(ctx, userID, now); err != nil {
+	if err := tx.RevokeAuthTokens(ctx, userID, 0, now); err != nil {
 		return fmt.Errorf("revoke auth tokens: %w", err)
 	}
 	return nil

@@ -42,6 +42,7 @@ type Config struct {
 	Mode            Mode
 	ResetTTL        time.Duration // default 2h
 	LiveResetTokens int           // default 3
+	LiveAuthTokens  int           // a user's auth tokens; a login revokes the oldest past it; default 10
 	HashConcurrency int           // hashes run at once; default GOMAXPROCS
 	HashWait        time.Duration // how long a hash may queue before ErrOverloaded; default 500ms
 	Limits          Limits
@@ -75,6 +76,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.LiveResetTokens <= 0 {
 		c.LiveResetTokens = 3
+	}
+	if c.LiveAuthTokens <= 0 {
+		c.LiveAuthTokens = 10
 	}
 	if c.HashConcurrency <= 0 {
 		c.HashConcurrency = runtime.GOMAXPROCS(0)

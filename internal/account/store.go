@@ -68,7 +68,9 @@ type Tx interface {
 	// RevokeAuthToken revokes the one unrevoked auth token with that digest;
 	// ENOTFOUND if there is none.
 	RevokeAuthToken(ctx context.Context, digest []byte, now time.Time) error
-	RevokeAuthTokens(ctx context.Context, userID int64, now time.Time) error
+	// RevokeAuthTokens revokes the user's unrevoked auth tokens except the
+	// newest keep.
+	RevokeAuthTokens(ctx context.Context, userID int64, keep int, now time.Time) error
 	// LoggedInFrom reports whether an auth token was issued to the user
 	// for that source digest after since, revoked or not.
 	LoggedInFrom(ctx context.Context, userID int64, source []byte, since time.Time) (bool, error)

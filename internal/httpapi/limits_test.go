@@ -46,6 +46,21 @@ func serveLimited(t *testing.T, limits account.Limits, now func() time.Time) *ht
 // returns the status.
 func postLogin(t *testing.T, srv *httptest.Server, username, pw, ip string) int {
 	t.Helper()
+	status, _ := login(t, srv, username, pw, ip)
+	return status
+}
+
+// session is the body of a successful login.
+type session struct {
+	AuthToken string `json:"auth_token"`
+	UserUUID  string `json:"user_uuid"`
+}
+
+// login posts a login from client ip (none: the connection's) and returns
+// the status and, on 200, the session.
+func login(t *testing.T, srv *httptest.Server, username, pw, ip string) (int, session) {
+	t.Helper()
+	var s session
 	body, _ := json.Marshal(map[string]string{"username": username, "password": pw})
 	req, err := http.NewRequest("POST", srv.URL+"/organizations/user-login/", bytes.NewReader(body))
 	if err != nil {
@@ -58,10 +73,15 @@ func postLogin(t *testing.T, srv *httptest.Server, username, pw, ip string) int 
 	resp, err := srv.Client().Do(req)
 	if err != nil {
 		t.Error(err)
-		return 0
+		return 0, s
 	}
-	resp.Body.Close()
-	return resp.StatusCode
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusOK {
+		if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
+			t.Error(err)
+		}
+	}
+	return resp.StatusCode, s
 }
 
 // testClock is a clock the test sets while the server reads it.
@@ -169,5 +189,51 @@ func TestGuessersCannotLockOwnerOut(t *testing.T) {
 		}
 		t.Logf("hour %d: %d of 1000 guesses reached the hash", hour, tries)
 		clk.Set(start.Add(time.Hour))
+	}
+}
+
+// TestCorrectLoginsAreLimited: of 40 correct logins from one client in a
+// minute the documented 30 get a session and the rest 429, and of the
+// sessions only the newest 10 stay live.
+func TestCorrectLoginsAreLimited(t *testing.T) {
+	const (
+		perMinute = 30 // docs/security.md: logins from one client a minute
+		live      = 10 // docs/security.md: live auth tokens per user
+		roy       = "rbreslawski@cruxsupplier.com"
+	)
+	clk := newTestClock(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
+	srv := serveLimited(t, account.ProductionLimits, clk.Now)
+	start := clk.Now()
+	var sessions []session
+	count := make(map[int]int)
+	for i := range 40 {
+		clk.Set(start.Add(time.Duration(i) * time.Second)) // one minute, tokens in order
+		st, s := login(t, srv, roy, "thanos_rocks", "192.0.2.9")
+		count[st]++
+		if st == http.StatusOK {
+			sessions = append(sessions, s)
+		}
+	}
+	if count[http.StatusOK] != perMinute || count[http.StatusTooManyRequests] != 40-perMinute {
+		t.Errorf("statuses %v, want %d × 200 and %d × 429", count, perMinute, 40-perMinute)
+	}
+	for i, s := range sessions {
+		req, err := http.NewRequest("GET", srv.URL+"/organizations/users/detail/"+s.UserUUID+"/", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Token "+s.AuthToken)
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		want := http.StatusOK
+		if i < len(sessions)-live {
+			want = http.StatusUnauthorized
+		}
+		if resp.StatusCode != want {
+			t.Errorf("session %d of %d: %d, want %d (the newest %d stay live)", i+1, len(sessions), resp.StatusCode, want, live)
+		}
 	}
 }

@@ -335,9 +335,21 @@ func (t *tx) RevokeAuthToken(ctx context.Context, digest []byte, now time.Time) 
 	return nil
 }
 
-func (t *tx) RevokeAuthTokens(ctx context.Context, userID int64, now time.Time) error {
-	_, err := t.tx.Exec(ctx, `UPDATE auth_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL`,
-		userID, now)
+// RevokeAuthTokens first locks the user's row, so that of concurrent
+// logins each revokes in a snapshot holding the tokens of those that
+// committed before it: under READ COMMITTED they would otherwise all keep
+// keep tokens besides each other's. NO KEY UPDATE does not wait for the
+// KEY SHARE lock a token insert holds on the user.
+func (t *tx) RevokeAuthTokens(ctx context.Context, userID int64, keep int, now time.Time) error {
+	if keep > 0 {
+		if _, err := t.tx.Exec(ctx, `SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE`, userID); err != nil {
+			return wrap("lock user", err)
+		}
+	}
+	_, err := t.tx.Exec(ctx, `
+		UPDATE auth_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL
+		AND digest NOT IN (SELECT digest FROM auth_tokens WHERE user_id = $1 AND revoked_at IS NULL
+			ORDER BY created_at DESC, digest DESC LIMIT $3)`, userID, now, keep)
 	return wrap("revoke auth tokens", err)
 }
 

@@ -60,6 +60,14 @@ func TestQueryPlans(t *testing.T) {
 		}
 	}
 
+	// A login's revoke of the oldest tokens reads only the user's live ones.
+	for _, step := range queryPlan(t, db, sqlRevokeAuthTokens, now, 1, 9) {
+		if strings.HasPrefix(step, "SEARCH auth_tokens") && !strings.Contains(step, "auth_tokens_user_live") ||
+			strings.HasPrefix(step, "SCAN ") {
+			t.Errorf("revoke of the oldest auth tokens: %s", step)
+		}
+	}
+
 	// A login's check of its client reads only that user's tokens from it.
 	plan = strings.Join(queryPlan(t, db, sqlLoggedInFrom, 1, []byte("source"), now), "\n")
 	if !strings.Contains(plan, "USING COVERING INDEX auth_tokens_user_source (user_id=? AND source=? AND created_at>?)") {

@@ -173,13 +173,17 @@ func (t *tx) RevokeAuthToken(_ context.Context, digest []byte, now time.Time) er
 	return nil
 }
 
-// RevokeAuthTokens revokes every live auth token of the user at now.
-func (t *tx) RevokeAuthTokens(_ context.Context, userID int64, now time.Time) error {
+const sqlRevokeAuthTokens = `UPDATE auth_tokens SET revoked_at = ?1 WHERE user_id = ?2 AND revoked_at IS NULL
+	AND rowid NOT IN (SELECT rowid FROM auth_tokens WHERE user_id = ?2 AND revoked_at IS NULL
+		ORDER BY created_at DESC, rowid DESC LIMIT ?3)`
+
+// RevokeAuthTokens revokes the user's unrevoked auth tokens at now, except
+// the newest keep.
+func (t *tx) RevokeAuthTokens(_ context.Context, userID int64, keep int, now time.Time) error {
 	if err := t.checkWrite(); err != nil {
 		return err
 	}
-	const q = `UPDATE auth_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL`
-	if _, err := t.exec(q, now.UnixNano(), userID); err != nil {
+	if _, err := t.exec(sqlRevokeAuthTokens, now.UnixNano(), userID, keep); err != nil {
 		return fmt.Errorf("revoke auth tokens: %w", err)
 	}
 	return nil

@@ -111,7 +111,7 @@ func testPurge(t *testing.T, s account.Store) {
 		if err := tx.CreateAuthToken(ctx, &account.AuthToken{Digest: account.Digest("auth old"), UserID: u.ID, CreatedAt: at(-3 * hour)}); err != nil {
 			return err
 		}
-		return tx.RevokeAuthTokens(ctx, u.ID, at(-hour))
+		return tx.RevokeAuthTokens(ctx, u.ID, 0, at(-hour))
 	})
 	update(t, s, func(tx account.Tx) error {
 		return tx.CreateAuthToken(ctx, &account.AuthToken{Digest: account.Digest("auth live"), UserID: u.ID, CreatedAt: at(-minute)})

@@ -64,6 +64,7 @@ func Run(t *testing.T, open func(t *testing.T) account.Store) {
 		{"ResetToken/RevokeKeepsNewest", testResetRevokeKeep},
 		{"ResetToken/RevokeAll", testResetRevokeAll},
 		{"AuthToken/CreateFindRevoke", testAuthTokens},
+		{"AuthToken/RevokeKeepsNewest", testAuthTokensKeepNewest},
 		{"Counter/ReserveReleaseClear", testCounters},
 		{"Counter/ReserveConcurrent", testCounterConcurrent},
 		{"Counter/RolledBackReserve", testCounterRollback},
@@ -145,6 +146,12 @@ func (f *fixture) user(o *account.Organization, email string) *account.User {
 	u := f.newUser(o, email)
 	update(f.t, f.s, func(tx account.Tx) error { return tx.CreateUser(context.Background(), u) })
 	return u
+}
+
+// colleagues returns two users of one organization.
+func (f *fixture) colleagues() (u, v *account.User) {
+	o := f.org("Crux Supplier", account.Supplier)
+	return f.user(o, "rbreslawski@cruxsupplier.com"), f.user(o, "other@cruxsupplier.com")
 }
 
 func (f *fixture) newUser(o *account.Organization, email string) *account.User {

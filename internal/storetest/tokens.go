@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -326,10 +327,7 @@ func testResetRevokeAll(t *testing.T, s account.Store) {
 
 func testAuthTokens(t *testing.T, s account.Store) {
 	ctx := context.Background()
-	f := newFixture(t, s)
-	o := f.org("Crux Supplier", account.Supplier)
-	u := f.user(o, "rbreslawski@cruxsupplier.com")
-	v := f.user(o, "other@cruxsupplier.com")
+	u, v := newFixture(t, s).colleagues()
 	for _, at := range []*account.AuthToken{
 		{Digest: account.Digest("u1"), UserID: u.ID, CreatedAt: t0},
 		{Digest: account.Digest("u2"), UserID: u.ID, CreatedAt: t0},
@@ -364,7 +362,7 @@ func testAuthTokens(t *testing.T, s account.Store) {
 	if holder("unknown") != nil {
 		t.Error("UserByAuthToken of an unknown token found a user")
 	}
-	update(t, s, func(tx account.Tx) error { return tx.RevokeAuthTokens(ctx, u.ID, at(minute)) })
+	update(t, s, func(tx account.Tx) error { return tx.RevokeAuthTokens(ctx, u.ID, 0, at(minute)) })
 	if holder("u1") != nil || holder("u2") != nil {
 		t.Error("revoked auth token still finds its user")
 	}
@@ -405,7 +403,7 @@ func checkAuthTokenSources(t *testing.T, s account.Store, u, v *account.User) {
 	} {
 		update(t, s, func(tx account.Tx) error { return tx.CreateAuthToken(ctx, at) })
 	}
-	update(t, s, func(tx account.Tx) error { return tx.RevokeAuthTokens(ctx, u.ID, at(minute)) })
+	update(t, s, func(tx account.Tx) error { return tx.RevokeAuthTokens(ctx, u.ID, 0, at(minute)) })
 	for _, tc := range []struct {
 		name   string
 		user   int64
@@ -426,5 +424,65 @@ func checkAuthTokenSources(t *testing.T, s account.Store, u, v *account.User) {
 			}
 			return nil
 		})
+	}
+}
+
+// testAuthTokensKeepNewest: RevokeAuthTokens with keep leaves the user's
+// newest keep tokens live, and of concurrent logins that each make room
+// before adding theirs no more than keep+1 stay live.
+func testAuthTokensKeepNewest(t *testing.T, s account.Store) {
+	ctx := context.Background()
+	u, v := newFixture(t, s).colleagues()
+	create := func(name string, user *account.User, created time.Time) {
+		t.Helper()
+		update(t, s, func(tx account.Tx) error {
+			return tx.CreateAuthToken(ctx, &account.AuthToken{Digest: account.Digest(name), UserID: user.ID, CreatedAt: created})
+		})
+	}
+	live := func(names ...string) []string {
+		t.Helper()
+		var got []string
+		view(t, s, func(tx account.Tx) error {
+			for _, n := range names {
+				if _, err := tx.UserByAuthToken(ctx, account.Digest(n), at(-hour)); err == nil {
+					got = append(got, n)
+				}
+			}
+			return nil
+		})
+		return got
+	}
+	for i, n := range []string{"u1", "u2", "u3", "u4"} {
+		create(n, u, at(time.Duration(i)*minute))
+	}
+	create("v1", v, t0)
+	update(t, s, func(tx account.Tx) error { return tx.RevokeAuthTokens(ctx, u.ID, 2, at(hour)) })
+	if got := live("u1", "u2", "u3", "u4", "v1"); !slices.Equal(got, []string{"u3", "u4", "v1"}) {
+		t.Errorf("live after keeping 2: %v, want u3 u4 v1", got)
+	}
+
+	const n, keep = 20, 4
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	names := make([]string, n)
+	for i := range n {
+		names[i] = fmt.Sprintf("burst%d", i)
+		wg.Go(func() {
+			errs[i] = s.Update(ctx, func(tx account.Tx) error {
+				if err := tx.RevokeAuthTokens(ctx, v.ID, keep, at(2*hour)); err != nil {
+					return err
+				}
+				return tx.CreateAuthToken(ctx, &account.AuthToken{Digest: account.Digest(names[i]), UserID: v.ID, CreatedAt: at(2 * hour)})
+			})
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("login %d: %v", i, err)
+		}
+	}
+	if got := live(append(names, "v1")...); len(got) != keep+1 {
+		t.Errorf("%d tokens live after %d concurrent logins, want %d: %v", len(got), n, keep+1, got)
 	}
 }
