@@ -209,3 +209,29 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descOldestPending, prometheus.GaugeValue, age)
 	ch <- prometheus.MustNewConstMetric(descResetsExpired, prometheus.GaugeValue, float64(st.ResetTokensExpired))
 }
+
+// WALReporter is a store whose write-ahead log can be watched: the SQLite
+// store.
+type WALReporter interface {
+	WALBytes() int64
+	WALPinned() bool
+}
+
+// WatchWAL adds the gauges of w's WAL, read at each scrape.
+func (m *Metrics) WatchWAL(w WALReporter) {
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "cruxd_sqlite_wal_bytes",
+			Help: "Size of SQLite's write-ahead log file.",
+		}, func() float64 { return float64(w.WALBytes()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "cruxd_sqlite_wal_pinned",
+			Help: "1 while the WAL is over its limit and a read transaction keeps it from being checkpointed (writes answer 503), else 0.",
+		}, func() float64 {
+			if w.WALPinned() {
+				return 1
+			}
+			return 0
+		}),
+	)
+}

@@ -53,6 +53,10 @@ type Options struct {
 	// AcquireTimeout bounds the wait for a pooled connection; 0 means
 	// DefaultAcquireTimeout. Past it a call fails with EUNAVAILABLE.
 	AcquireTimeout time.Duration
+	// AllowNewerSchema opens a database that a newer cruxd migrated
+	// (migrations this binary does not know), declaring them compatible;
+	// without it Open returns an *account.SchemaError.
+	AllowNewerSchema bool
 }
 
 // Store is an account.Store on a PostgreSQL database. It is safe for
@@ -104,11 +108,27 @@ func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
 	} else {
 		err = s.Migrate(ctx)
 	}
+	if err == nil {
+		err = s.checkSchema(ctx, opt.AllowNewerSchema)
+	}
 	if err != nil {
 		pool.Close()
 		return nil, err
 	}
 	return s, nil
+}
+
+// checkSchema returns an *account.SchemaError when the database records a
+// migration newer than this binary's newest, unless allowNewer.
+func (s *Store) checkSchema(ctx context.Context, allowNewer bool) error {
+	var newest int
+	if err := s.pool.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&newest); err != nil {
+		return fmt.Errorf("postgres: read schema_migrations: %w", classify(err))
+	}
+	if latest := latestVersion(); newest > latest && !allowNewer {
+		return &account.SchemaError{Database: newest, Binary: latest}
+	}
+	return nil
 }
 
 // orDefault returns d, or def when d is not positive.
@@ -245,6 +265,7 @@ const (
 	codeDeadlockDetected     = "40P01"
 	codeQueryCanceled        = "57014" // statement_timeout, or a cancel request
 	codeUndefinedTable       = "42P01"
+	codeReadOnlyTransaction  = "25006"
 )
 
 // retryable reports whether running the transaction again may succeed.
@@ -290,12 +311,14 @@ func classify(err error) error {
 
 // unavailableCode reports whether a SQLSTATE means the server cannot serve
 // now but may later: connection exceptions (08), insufficient resources
-// (53), shutdown or startup (57P0x), a statement or lock timeout.
+// (53, disk full 53100 among them), shutdown or startup (57P0x), a
+// statement or lock timeout, a read-only server (a standby, or
+// default_transaction_read_only).
 func unavailableCode(code string) bool {
 	switch {
 	case len(code) == 5 && (code[:2] == "08" || code[:2] == "53" || code[:4] == "57P0"):
 		return true
-	case code == codeQueryCanceled, code == "55P03": // 55P03: lock_not_available
+	case code == codeQueryCanceled, code == "55P03", code == codeReadOnlyTransaction: // 55P03: lock_not_available
 		return true
 	}
 	return false

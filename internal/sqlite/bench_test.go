@@ -64,8 +64,18 @@ func BenchmarkUpdateParallel(b *testing.B) {
 // BenchmarkResetRequestParallel runs the writes of a sandbox Reset
 // Password call (resetWrites: user lookup, token id and insert, retirement of old
 // tokens and an audit entry) from many goroutines.
+// Sub-benchmarks commit with group commit (up to maxBatch Updates per
+// transaction) and without (one Update per transaction).
 func BenchmarkResetRequestParallel(b *testing.B) {
+	b.Run("group", func(b *testing.B) { benchResetRequests(b, 0) })
+	b.Run("single", func(b *testing.B) { benchResetRequests(b, 1) })
+}
+
+func benchResetRequests(b *testing.B, maxBatch int) {
 	s := MustOpen(b)
+	if maxBatch > 0 {
+		sqlite.SetMaxBatch(s, maxBatch)
+	}
 	u := benchUser(b, s)
 	ctx := context.Background()
 	var seq atomic.Uint64

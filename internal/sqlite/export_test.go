@@ -2,13 +2,12 @@ package sqlite
 
 import (
 	"context"
-	"os"
 
 	"github.com/cruxd/cruxd/internal/account"
 )
 
 // QueuedUpdates returns how many Updates wait for the writer.
-func QueuedUpdates(s *Store) int { return len(s.reqs) }
+func QueuedUpdates(s *Store) int { return len(s.wr.reqs) }
 
 // Pragma returns the value of a pragma on the connection of a Tx.
 func Pragma(ctx context.Context, t account.Tx, name string) (string, error) {
@@ -17,11 +16,12 @@ func Pragma(ctx context.Context, t account.Tx, name string) (string, error) {
 	return v, err
 }
 
-// OpenWithSyncHook is Open with hook standing in for the fdatasync of the
-// WAL, Open's own first one included.
-func OpenWithSyncHook(ctx context.Context, path string, hook func(wal *os.File) error) (*Store, error) {
-	return open(ctx, path, hook)
-}
+// SetMaxBatch sets how many Updates the writer commits together at most;
+// 1 turns group commit off. Call it before any Update.
+func SetMaxBatch(s *Store, n int) { s.wr.maxBatch = n }
 
-// Fdatasync is the store's fsync of the WAL.
-var Fdatasync = fdatasync
+// Commits returns how many COMMITs of Updates succeeded.
+func Commits(s *Store) int64 { return s.wr.commits.Load() }
+
+// WALTruncateTo is the WAL size SQLite truncates to after a checkpoint.
+const WALTruncateTo = walTruncateTo

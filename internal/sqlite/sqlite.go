@@ -3,14 +3,17 @@
 //
 // One writer connection, owned by one goroutine, runs every Update: it takes
 // all pending Updates into one transaction, each in its own savepoint, and
-// commits them together; another goroutine fsyncs the WAL before their
-// callers hear of the commit, while the writer gathers the next batch
-// (group commit, see syncLoop). Views run on a small pool of
-// query-only connections, each in a read transaction, so they see one
-// consistent snapshot and never wait for the writer (WAL mode).
+// commits them together (group commit, see writeLoop). Commits are durable
+// by SQLite's own rule: in WAL mode with synchronous=FULL every commit
+// syncs the WAL before it returns. SQLite checkpoints the WAL into the
+// database file by itself; walBound keeps a long reader from letting the
+// WAL fill the disk. Views run on a small pool of query-only connections,
+// each in a read transaction, so they see one consistent snapshot and
+// never wait for the writer (WAL mode).
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"database/sql/driver"
@@ -18,14 +21,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/url"
-	"os"
 	"runtime"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/cruxd/cruxd/internal/account"
@@ -52,21 +54,12 @@ type Store struct {
 	wdb  *sql.DB // one connection: the writer's
 	rdb  *sql.DB // query-only connections of the readers
 	w    *conn
-	ckpt *conn // the checkpointer's connection (see checkpointLoop)
+	wr   *writer // runs every Update on w
 
-	reqs       chan *request
-	stop       chan struct{}
-	writerDone chan struct{}
-	ckptWake   chan struct{} // the writer committed: the WAL grew
-	ckptDone   chan struct{}
-	syncs      chan []*request // a committed batch for syncLoop
-	synced     chan struct{}   // syncLoop answered the batch it had
-	syncDone   chan struct{}
-	wal        *os.File                 // the WAL file, for syncLoop's fsyncs
-	syncHook   func(wal *os.File) error // replaces fdatasync in tests; nil in use
-	failed     atomic.Pointer[error]    // set once an fsync of the WAL failed
-	readers    chan *conn               // free read connections; nil means not yet opened
-	latest     int                      // the newest migration version
+	readers chan *conn // free read connections; nil means not yet opened
+	latest  int        // the newest migration version
+	health  health
+	wal     walBound
 
 	mu       sync.RWMutex // guards closed against inflight.Add
 	closed   bool
@@ -77,28 +70,43 @@ type Store struct {
 
 var _ account.Store = (*Store)(nil)
 
-// Open opens the database file at path, creating it if needed, applies the
-// migrations it lacks and starts the writer. Close releases it.
-func Open(ctx context.Context, path string) (*Store, error) {
-	return open(ctx, path, nil)
+// Options tune Open.
+type Options struct {
+	// WALLimit is the WAL size in bytes past which writes wait for a
+	// checkpoint (EUNAVAILABLE while a reader prevents it); 0 means
+	// DefaultWALLimit.
+	WALLimit int64
+	// AllowNewerSchema opens a database that a newer cruxd migrated
+	// (migrations this binary does not know), declaring them compatible.
+	AllowNewerSchema bool
+	// Logger receives the store's few log lines: a damaged file, writes
+	// failing and recovering, a WAL that cannot be checkpointed. nil
+	// discards them.
+	Logger *slog.Logger
 }
 
-// open is Open with syncHook standing in for fdatasync of the WAL (tests).
-func open(ctx context.Context, path string, syncHook func(*os.File) error) (_ *Store, err error) {
+// Open opens the database file at path with the default Options.
+func Open(ctx context.Context, path string) (*Store, error) {
+	return OpenWith(ctx, path, Options{})
+}
+
+// OpenWith opens the database file at path, creating it if needed, checks
+// it (quick_check, bounded by quickCheckTimeout), applies the migrations it
+// lacks and starts the writer. Close releases it. A damaged file is an
+// error with ErrDamaged in its chain; a database migrated by a newer cruxd
+// is an *account.SchemaError unless opt.AllowNewerSchema.
+func OpenWith(ctx context.Context, path string, opt Options) (_ *Store, err error) {
 	if path == "" || strings.ContainsRune(path, '?') || strings.HasPrefix(path, "file:") {
 		return nil, fmt.Errorf("sqlite: unusable database path %q", path)
 	}
+	log := opt.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	s := &Store{
-		path:       path,
-		reqs:       make(chan *request, maxBatch),
-		stop:       make(chan struct{}),
-		writerDone: make(chan struct{}),
-		ckptWake:   make(chan struct{}, 1),
-		ckptDone:   make(chan struct{}),
-		syncs:      make(chan []*request, 1),
-		synced:     make(chan struct{}, 1),
-		syncDone:   make(chan struct{}),
-		syncHook:   syncHook,
+		path:   path,
+		health: health{log: log},
+		wal:    walBound{path: path + "-wal", limit: cmp.Or(opt.WALLimit, DefaultWALLimit), log: log},
 	}
 	defer func() {
 		if err != nil {
@@ -108,31 +116,27 @@ func open(ctx context.Context, path string, syncHook func(*os.File) error) (_ *S
 	if s.wdb, err = sql.Open("sqlite", dsn(path, false)); err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	s.wdb.SetMaxOpenConns(2) // the writer's and the checkpointer's
-	s.wdb.SetMaxIdleConns(2)
+	s.wdb.SetMaxOpenConns(1)
+	s.wdb.SetMaxIdleConns(1)
 	s.wdb.SetConnMaxLifetime(0)
 	s.wdb.SetConnMaxIdleTime(0)
 	c, err := s.wdb.Conn(ctx)
+	if faultOf(err) == faultDamaged {
+		return nil, fmt.Errorf("%w: %w", ErrDamaged, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	s.w = newConn(c)
-	if s.latest, err = migrate(ctx, c); err != nil {
+	if err := quickCheck(ctx, c, log); err != nil {
 		return nil, err
 	}
-	// The migrations wrote the WAL, so it exists now; they become durable
-	// with this first fsync.
-	if s.wal, err = os.OpenFile(path+"-wal", os.O_RDWR, 0); err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
+	if s.latest, err = migrate(ctx, c); err != nil {
+		return nil, s.health.fault(err)
 	}
-	if err := s.syncWAL(); err != nil {
-		return nil, fmt.Errorf("open %s: fsync of the WAL: %w", path, err)
+	if err := checkSchema(ctx, c, s.latest, opt.AllowNewerSchema, log); err != nil {
+		return nil, err
 	}
-	cc, err := s.wdb.Conn(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
-	}
-	s.ckpt = newConn(cc)
 
 	n := min(max(runtime.GOMAXPROCS(0), 4), maxReaders)
 	if s.rdb, err = sql.Open("sqlite", dsn(path, true)); err != nil {
@@ -146,21 +150,16 @@ func open(ctx context.Context, path string, syncHook func(*os.File) error) (_ *S
 	for range n {
 		s.readers <- nil
 	}
-	go s.writeLoop()
-	go s.syncLoop()
-	go s.checkpointLoop()
+	s.wr = newWriter(s.w, s)
+	go s.wr.loop()
 	return s, nil
 }
 
-// closeFiles closes the connections, the pools and the WAL file that are
-// open.
+// closeFiles closes the connections and the pools that are open.
 func (s *Store) closeFiles() error {
 	var errs []error
 	if s.w != nil {
 		errs = append(errs, s.w.close())
-	}
-	if s.ckpt != nil {
-		errs = append(errs, s.ckpt.close())
 	}
 	if s.readers != nil {
 		for range cap(s.readers) {
@@ -175,17 +174,15 @@ func (s *Store) closeFiles() error {
 	if s.wdb != nil {
 		errs = append(errs, s.wdb.Close())
 	}
-	if s.wal != nil {
-		errs = append(errs, s.wal.Close())
-	}
 	return errors.Join(errs...)
 }
 
 // dsn returns the driver's data source name: every connection gets WAL,
-// a busy timeout and foreign keys. Readers are query-only. The writer and
-// the checkpointer get synchronous=NORMAL: commits do not fsync, syncLoop
-// does before any caller hears of them; checkpoints fsync the WAL before
-// and the database after copying.
+// a busy timeout and foreign keys. Readers are query-only. The writer gets
+// synchronous=FULL: each COMMIT syncs the WAL before it returns, so a
+// commit survives power loss once its Update returned. SQLite's automatic
+// checkpoint (every 1000 pages of WAL, PASSIVE, on the committing
+// connection) copies the WAL into the database file.
 func dsn(path string, readOnly bool) string {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")
@@ -195,7 +192,8 @@ func dsn(path string, readOnly bool) string {
 		q.Add("_pragma", "query_only(1)")
 	} else {
 		q.Set("_txlock", "immediate")
-		q.Add("_pragma", "synchronous(NORMAL)")
+		q.Add("_pragma", "synchronous(FULL)")
+		q.Add("_pragma", fmt.Sprintf("journal_size_limit(%d)", walTruncateTo))
 		// 16 MiB of page cache (SQLite's default is 2 MiB) keeps the
 		// index pages the writer searches on every reset in memory
 		// instead of a pread each: Reset Password +4% at 100k users.
@@ -205,9 +203,6 @@ func dsn(path string, readOnly bool) string {
 		// temporary file, two write syscalls per page. It only serves
 		// ROLLBACK TO; durability is the WAL's.
 		q.Add("_pragma", "temp_store(memory)")
-		// Checkpoints run on their own connection (checkpointLoop), not
-		// in the writer's commits.
-		q.Add("_pragma", "wal_autocheckpoint(0)")
 	}
 	return path + "?" + q.Encode()
 }
@@ -223,10 +218,10 @@ func (s *Store) Close() error {
 	s.closed = true
 	s.mu.Unlock()
 	s.inflight.Wait()
-	close(s.stop)
-	<-s.writerDone
-	<-s.syncDone
-	<-s.ckptDone
+	if s.wr != nil {
+		close(s.wr.stop)
+		<-s.wr.done
+	}
 	return s.closeFiles()
 }
 
@@ -264,7 +259,7 @@ func (s *Store) View(ctx context.Context, fn func(account.Tx) error) (err error)
 	}
 	if _, err := c.exec(ctx, "BEGIN"); err != nil {
 		c = c.discard()
-		return fmt.Errorf("begin read: %w", err)
+		return s.health.readFault(fmt.Errorf("begin read: %w", err))
 	}
 	defer func() {
 		// A read transaction has nothing to keep; a connection that cannot
@@ -276,11 +271,13 @@ func (s *Store) View(ctx context.Context, fn func(account.Tx) error) (err error)
 			}
 		}
 	}()
-	return fn(&tx{c: c, ctx: ctx})
+	return s.health.readFault(fn(&tx{c: c, ctx: ctx}))
 }
 
-// Ping reports whether the readers and the writer answer and the latest
-// migration is recorded.
+// Ping reports whether the readers answer, the latest migration is
+// recorded and the writer can commit: it rewrites that migration's row, so
+// a full disk, a read-only file, a damaged file or a WAL that cannot be
+// checkpointed fail it (EUNAVAILABLE) until writes work again.
 func (s *Store) Ping(ctx context.Context) error {
 	err := s.View(ctx, func(t account.Tx) error {
 		var v int
@@ -293,7 +290,10 @@ func (s *Store) Ping(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("ping: %w", err)
 	}
-	if err := s.Update(ctx, func(account.Tx) error { return nil }); err != nil {
+	if err := s.Update(ctx, func(t account.Tx) error {
+		_, err := t.(*tx).exec(sqlTouchMigration, s.latest)
+		return err
+	}); err != nil {
 		return fmt.Errorf("ping writer: %w", err)
 	}
 	return nil
@@ -323,7 +323,10 @@ func (s *Store) Migrations(ctx context.Context) ([]int, error) {
 	return vs, nil
 }
 
-const sqlLatestMigration = `SELECT version FROM schema_migrations WHERE version = ?`
+const (
+	sqlLatestMigration = `SELECT version FROM schema_migrations WHERE version = ?`
+	sqlTouchMigration  = `UPDATE schema_migrations SET applied_at = applied_at WHERE version = ?`
+)
 
 // migrate applies the embedded migrations the database lacks, each in its
 // own transaction recorded in schema_migrations, and returns the newest

@@ -89,10 +89,16 @@ func TestPragmas(t *testing.T) {
 	}
 	if err := s.Update(ctx, func(tx account.Tx) error {
 		check("writer", tx)
-		// The writer's COMMIT does not fsync: syncLoop does, before the
-		// Update returns (TestUpdateAnsweredAfterWALSync).
-		if got, _ := sqlite.Pragma(ctx, tx, "synchronous"); got != "1" {
-			t.Errorf("writer: synchronous = %q, want 1 (NORMAL)", got)
+		// Durability is SQLite's: every COMMIT syncs the WAL, and SQLite
+		// checkpoints by itself and truncates the WAL after a checkpoint.
+		for pragma, want := range map[string]string{
+			"synchronous":        "2", // FULL
+			"wal_autocheckpoint": "1000",
+			"journal_size_limit": fmt.Sprint(sqlite.WALTruncateTo),
+		} {
+			if got, _ := sqlite.Pragma(ctx, tx, pragma); got != want {
+				t.Errorf("writer: %s = %q, want %q", pragma, got, want)
+			}
 		}
 		return nil
 	}); err != nil {
@@ -193,6 +199,56 @@ func TestGroupCommit(t *testing.T) {
 		if !orgExists(t, s, fmt.Sprint("org ", i)) {
 			t.Errorf("org %d missing", i)
 		}
+	}
+}
+
+// TestQueuedUpdatesShareOneCommit: Updates that queue while the writer is
+// busy commit together in one transaction; with a batch of one, each gets
+// its own.
+func TestQueuedUpdatesShareOneCommit(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		maxBatch int
+		commits  int64
+	}{{"group", 0, 1}, {"single", 1, 1 + 40}} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := MustOpen(t)
+			if tc.maxBatch > 0 {
+				sqlite.SetMaxBatch(s, tc.maxBatch)
+			}
+			ctx := context.Background()
+			before := sqlite.Commits(s)
+			release := make(chan struct{})
+			started := make(chan struct{})
+			held := make(chan struct{})
+			go func() {
+				defer close(held)
+				if err := s.Update(ctx, func(tx account.Tx) error {
+					close(started)
+					<-release
+					return tx.CreateOrganization(ctx, newOrg("holder"))
+				}); err != nil {
+					t.Errorf("holding Update: %v", err)
+				}
+			}()
+			<-started
+			const n = 40
+			var wg sync.WaitGroup
+			for i := range n {
+				wg.Go(func() {
+					if err := createOrg(s, fmt.Sprint("queued ", i)); err != nil {
+						t.Errorf("Update %d: %v", i, err)
+					}
+				})
+			}
+			waitQueued(t, s, n)
+			close(release)
+			wg.Wait()
+			<-held
+			if got := sqlite.Commits(s) - before; got != tc.commits {
+				t.Errorf("%d Updates queued behind one took %d commits, want %d", n, got, tc.commits)
+			}
+		})
 	}
 }
 
