@@ -15,7 +15,7 @@ func (b *bench) report(eps []*endpoint) string {
 	var w strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&w, format, args...) }
 
-	store := "SQLite (WAL, group commit, every answer after an fdatasync of the WAL)"
+	store := "SQLite (WAL, synchronous=FULL, group commit)"
 	if b.db.postgres {
 		store = "PostgreSQL " + redact(b.o.DB)
 	}

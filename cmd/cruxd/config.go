@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/cruxd/cruxd/internal/account"
 	"github.com/cruxd/cruxd/internal/mail"
+	"github.com/cruxd/cruxd/internal/sqlite"
 )
 
 // config is everything a cruxd process is told through flags, their
@@ -48,6 +50,11 @@ type config struct {
 	PurgeInterval       time.Duration
 	PurgeRetention      time.Duration
 	PurgeAuditRetention time.Duration
+
+	AllowNewerSchema bool
+	WALLimitMiB      int64
+
+	log *slog.Logger // the store's logger; nil discards its lines
 }
 
 // errUsage marks an error in the command line: exit code 2.
@@ -69,6 +76,8 @@ func newFlagSet(name string, c *config, serve bool, stderr io.Writer) *flag.Flag
 	fs.DurationVar(&c.StatementTimeout, "statement-timeout", 5*time.Second, "PostgreSQL: statement timeout")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
 	fs.IntVar(&c.MinPasswordLen, "min-password-length", 15, "shortest password accepted (8 at least)")
+	fs.BoolVar(&c.AllowNewerSchema, "allow-newer-schema", false, "open a database migrated by a newer cruxd, declaring its newer migrations compatible (only when its release notes say so)")
+	fs.Int64Var(&c.WALLimitMiB, "wal-limit-mib", sqlite.DefaultWALLimit>>20, "SQLite: WAL size in MiB past which writes answer 503 while a read transaction keeps it from being checkpointed")
 	if serve {
 		fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "address to listen on")
 		fs.StringVar(&c.Mode, "mode", string(account.Sandbox), "environment: sandbox or production")

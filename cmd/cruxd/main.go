@@ -9,6 +9,7 @@
 //	cruxd purge [--retention 168h] [--audit-retention 8760h]
 //	cruxd import FILE.jsonl                               accounts with their existing password hashes
 //	cruxd audit --email E                                 the audit trail of an address
+//	cruxd check --db FILE                                 SQLite's full integrity check; exit 1 on damage
 //
 // Every flag has an environment twin: --db is CRUXD_DB. See --help.
 package main
@@ -57,14 +58,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = runBackup(ctx, args, stdout, stderr, getenv)
 	case "org", "user", "purge", "import", "audit":
 		err = runAdmin(ctx, cmd, args, os.Stdin, stdout, stderr, getenv)
+	case "check":
+		err = runCheck(ctx, args, stdout, stderr, getenv)
 	default:
-		err = fmt.Errorf("%w: unknown command %q (commands: serve, migrate, backup, org, user, purge, import, audit)", errUsage, cmd)
+		err = fmt.Errorf("%w: unknown command %q (commands: serve, migrate, backup, check, org, user, purge, import, audit)", errUsage, cmd)
 	}
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return 0
 	case errors.Is(err, errUsage):
 		fmt.Fprintf(stderr, "cruxd: %v\n", strings.TrimPrefix(err.Error(), errUsage.Error()+": "))
+		return 2
+	case errors.As(err, new(*account.SchemaError)):
+		// Not a failure to retry: this binary must not run on that schema.
+		fmt.Fprintf(stderr, "cruxd: %v\n", err)
 		return 2
 	default:
 		fmt.Fprintf(stderr, "cruxd: %v\n", err)
@@ -114,6 +121,7 @@ func openStore(ctx context.Context, c *config, noMigrate bool) (account.Store, e
 	if isPostgresURL(c.DB) {
 		s, err := postgres.Open(ctx, c.DB, postgres.Options{
 			MaxConns: int32(c.PoolSize), StatementTimeout: c.StatementTimeout, NoMigrate: noMigrate,
+			AllowNewerSchema: c.AllowNewerSchema,
 		})
 		if account.ErrorCode(err) == account.EUNAVAILABLE {
 			// One line, without the API's "try again" advice; not c.DB,
@@ -133,7 +141,9 @@ func openStore(ctx context.Context, c *config, noMigrate bool) (account.Store, e
 			return nil, fmt.Errorf("--db %s: the directory %s does not exist: create it or choose another path", c.DB, dir)
 		}
 	}
-	s, err := sqlite.Open(ctx, c.DB)
+	s, err := sqlite.OpenWith(ctx, c.DB, sqlite.Options{
+		WALLimit: c.WALLimitMiB << 20, AllowNewerSchema: c.AllowNewerSchema, Logger: c.log,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", c.DB, err)
 	}

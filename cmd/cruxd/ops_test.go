@@ -120,6 +120,10 @@ func TestMetrics(t *testing.T) {
 	wantMetric(t, body, `cruxd_mails_pending`, 0)
 	wantMetric(t, body, `cruxd_mail_oldest_pending_age_seconds`, 0)
 	wantMetric(t, body, `cruxd_reset_tokens_expired`, 0)
+	wantMetric(t, body, `cruxd_sqlite_wal_pinned`, 0)
+	if metric(body, `cruxd_sqlite_wal_bytes`) <= 0 {
+		t.Error("cruxd_sqlite_wal_bytes is not positive after writes")
+	}
 	// One hash for the new password, one verification per login that was
 	// not throttled.
 	wantMetric(t, body, `cruxd_hash_queue_wait_seconds_count`, 4)

@@ -31,6 +31,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	start := time.Now()
 	tuneGC(getenv)
 	log := newLogger(c.LogFormat, stderr, slog.LevelInfo)
+	c.log = log
 	if c.PprofAddr != "" {
 		stopPprof, err := startPprof(c.PprofAddr, log)
 		if err != nil {
@@ -66,11 +67,18 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return err
 	}
 	defer store.Close()
+	if w, ok := store.(metrics.WALReporter); ok {
+		m.WatchWAL(w)
+	}
 
 	seeded := false
+	var demo []account.DemoAccount
 	if mode == account.Sandbox { // never demo data in production
 		if seeded, err = svc.SeedSandbox(ctx); err != nil {
 			return fmt.Errorf("seed demo data: %w", err)
+		}
+		if demo, err = svc.DemoAccounts(ctx); err != nil {
+			return fmt.Errorf("read demo accounts: %w", err)
 		}
 	}
 	stopMail, err := startMailWorker(svc, &c, c.ProductName)
@@ -106,7 +114,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	printBanner(stdout, &c, ln.Addr().String(), metricsAddr, seeded)
+	printBanner(stdout, &c, ln.Addr().String(), metricsAddr, seeded, demo)
 	log.Info("cruxd started", "mode", c.Mode, "addr", ln.Addr().String(), "startup", time.Since(start))
 
 	errc := make(chan error, 1)
@@ -130,20 +138,26 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 }
 
 // printBanner tells a newcomer where cruxd is, where its metrics are (if
-// served) and, in sandbox, how to use the demo accounts. The last line is
-// the one tests wait for.
-func printBanner(w io.Writer, c *config, addr, metricsAddr string, seeded bool) {
+// served) and, in sandbox, how to use the demo accounts the database holds.
+// The last line is the one tests wait for.
+func printBanner(w io.Writer, c *config, addr, metricsAddr string, seeded bool, demo []account.DemoAccount) {
 	fmt.Fprintf(w, "cruxd %s mode, database %s\n", c.Mode, redactDB(c.DB))
 	if account.Mode(c.Mode) == account.Sandbox {
-		if seeded {
+		switch {
+		case seeded:
 			fmt.Fprintln(w, "seeded the demo accounts:")
-		} else {
-			fmt.Fprintln(w, "demo accounts (if not changed since seeding):")
+		case len(demo) > 0:
+			fmt.Fprintln(w, "demo accounts in the database:")
+		default:
+			fmt.Fprintln(w, "no demo accounts: the database held users before its first sandbox start")
 		}
-		for _, u := range account.DemoUsers {
+		for _, u := range demo {
 			pw := "no password yet: reset it through the API"
-			if u.Password != "" {
+			switch {
+			case u.PasswordKept:
 				pw = "password " + u.Password
+			case u.HasPassword:
+				pw = "password changed since seeding"
 			}
 			fmt.Fprintf(w, "  %-30s %-16s %s\n", u.Email, u.Org, pw)
 		}
