@@ -13,7 +13,6 @@ import (
 
 	"github.com/cruxd/cruxd/internal/account"
 	"github.com/cruxd/cruxd/internal/mail"
-	"github.com/cruxd/cruxd/internal/sqlite"
 )
 
 // config is everything a cruxd process is told through flags, their
@@ -77,7 +76,7 @@ func newFlagSet(name string, c *config, serve bool, stderr io.Writer) *flag.Flag
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
 	fs.IntVar(&c.MinPasswordLen, "min-password-length", 15, "shortest password accepted (8 at least)")
 	fs.BoolVar(&c.AllowNewerSchema, "allow-newer-schema", false, "open a database migrated by a newer cruxd, declaring its newer migrations compatible (only when its release notes say so)")
-	fs.Int64Var(&c.WALLimitMiB, "wal-limit-mib", sqlite.DefaultWALLimit>>20, "SQLite: WAL size in MiB past which writes answer 503 while a read transaction keeps it from being checkpointed")
+	fs.Int64Var(&c.WALLimitMiB, "wal-limit-mib", 0, "SQLite: WAL size in MiB past which writes answer 503 while a read transaction keeps it from being checkpointed (0: half the free room beside the database at start, 8 to 256)")
 	if serve {
 		fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "address to listen on")
 		fs.StringVar(&c.Mode, "mode", string(account.Sandbox), "environment: sandbox or production")

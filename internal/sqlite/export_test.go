@@ -25,3 +25,6 @@ func Commits(s *Store) int64 { return s.wr.commits.Load() }
 
 // WALTruncateTo is the WAL size SQLite truncates to after a checkpoint.
 const WALTruncateTo = walTruncateTo
+
+// WALLimit returns the WAL size past which s waits for a checkpoint.
+func WALLimit(s *Store) int64 { return s.wal.limit }

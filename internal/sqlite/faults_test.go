@@ -76,16 +76,20 @@ func TestFullDiskIsUnavailable(t *testing.T) {
 }
 
 // TestLongReaderWALBounded: a read transaction held open on the file while
-// writes go on lets the WAL grow to its limit at most, then writes are
-// EUNAVAILABLE and the store says the WAL is pinned; once the reader ends,
+// writes go on lets the WAL grow to its default limit at most, half the
+// room of a small filesystem, then writes are EUNAVAILABLE and the store
+// says (and logs once) that the WAL is pinned; once the reader ends,
 // writes succeed again and the WAL shrinks back under the size SQLite
-// truncates it to, without a reopen. The filesystem is smaller than what
-// the writes would take without the bound.
+// truncates it to, without a reopen.
 func TestLongReaderWALBounded(t *testing.T) {
-	dir := testenv.SmallFS(t, 16<<20)
-	const limit = 6 << 20
+	const fsSize = 24 << 20
+	dir := testenv.SmallFS(t, fsSize)
 	var logged bytes.Buffer
-	s := openOn(t, dir, sqlite.Options{WALLimit: limit, Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+	s := openOn(t, dir, sqlite.Options{Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+	limit := sqlite.WALLimit(s)
+	if limit > fsSize/2 {
+		t.Fatalf("default WAL limit on a %d-byte filesystem = %d, want at most half", fsSize, limit)
+	}
 	ctx := context.Background()
 	if err := createOrg(s, "Before"); err != nil {
 		t.Fatal(err)

@@ -13,7 +13,6 @@
 package sqlite
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"database/sql/driver"
@@ -23,6 +22,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/url"
+	"path/filepath"
 	"runtime"
 	"sort"
 	"strconv"
@@ -73,8 +73,8 @@ var _ account.Store = (*Store)(nil)
 // Options tune Open.
 type Options struct {
 	// WALLimit is the WAL size in bytes past which writes wait for a
-	// checkpoint (EUNAVAILABLE while a reader prevents it); 0 means
-	// DefaultWALLimit.
+	// checkpoint (EUNAVAILABLE while a reader prevents it); 0 means half
+	// the room free beside the database at Open, from 8 to 256 MiB.
 	WALLimit int64
 	// AllowNewerSchema opens a database that a newer cruxd migrated
 	// (migrations this binary does not know), declaring them compatible.
@@ -106,7 +106,7 @@ func OpenWith(ctx context.Context, path string, opt Options) (_ *Store, err erro
 	s := &Store{
 		path:   path,
 		health: health{log: log},
-		wal:    walBound{path: path + "-wal", limit: cmp.Or(opt.WALLimit, DefaultWALLimit), log: log},
+		wal:    walBound{path: path + "-wal", limit: opt.WALLimit, log: log},
 	}
 	defer func() {
 		if err != nil {
@@ -123,6 +123,9 @@ func OpenWith(ctx context.Context, path string, opt Options) (_ *Store, err erro
 	c, err := s.wdb.Conn(ctx)
 	if faultOf(err) == faultDamaged {
 		return nil, fmt.Errorf("%w: %w", ErrDamaged, err)
+	}
+	if s.wal.limit == 0 {
+		s.wal.limit = defaultWALLimit(filepath.Dir(path))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)

@@ -11,9 +11,24 @@ import (
 	"github.com/cruxd/cruxd/internal/account"
 )
 
-// DefaultWALLimit is the WAL size past which writes wait for a checkpoint
-// (see walBound).
-const DefaultWALLimit = 64 << 20
+// The WAL size past which writes wait for a checkpoint (see walBound), when
+// Options.WALLimit does not set it: half the room free beside the database
+// when it opens, between minWALLimit and maxWALLimit. Half, so that once
+// the reader ends the checkpoint still finds room to copy the WAL into the
+// database file.
+const (
+	minWALLimit = 8 << 20
+	maxWALLimit = 256 << 20
+)
+
+// defaultWALLimit returns the WAL limit for a database in dir.
+func defaultWALLimit(dir string) int64 {
+	free, ok := freeBytes(dir)
+	if !ok {
+		return maxWALLimit
+	}
+	return min(max(free/2, minWALLimit), maxWALLimit)
+}
 
 // walTruncateTo is journal_size_limit: each time SQLite starts the WAL over
 // after a complete checkpoint it truncates the file to this size, so a WAL
