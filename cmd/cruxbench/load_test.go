@@ -28,10 +28,11 @@ func TestPrepareReuse(t *testing.T) {
 	}
 	now := time.Now()
 	err = st.Update(ctx, func(tx account.Tx) error {
-		id, _, err := tx.UserStatusByEmail(ctx, userEmail(0))
+		u, err := tx.UserByEmail(ctx, userEmail(0))
 		if err != nil {
 			return err
 		}
+		id := u.ID
 		for _, rt := range []*account.ResetToken{
 			{Digest: account.Digest("live"), UserID: id, CreatedAt: now, ExpiresAt: now.Add(2 * time.Hour)},
 			{Digest: account.Digest("used"), UserID: id, CreatedAt: now, ExpiresAt: now.Add(2 * time.Hour), UsedAt: &now},

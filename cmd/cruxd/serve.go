@@ -49,8 +49,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	defer ln.Close()
 
 	mode := account.Mode(c.Mode)
-	var svc *account.Service
-	m := metrics.New(func(ctx context.Context) (account.Stats, error) { return svc.Stats(ctx) }, log)
+	m := metrics.New(log)
 	svc, store, err := openService(ctx, &c, c.NoMigrate, account.Config{
 		Mode:            mode,
 		ResetTTL:        c.ResetTTL,
@@ -67,6 +66,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return err
 	}
 	defer store.Close()
+	m.CollectStats(svc.Stats)
 	if w, ok := store.(metrics.WALReporter); ok {
 		m.WatchWAL(w)
 	}

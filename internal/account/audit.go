@@ -54,7 +54,7 @@ func firstMeta(ms []Meta) Meta {
 func (s *Service) Stats(ctx context.Context) (Stats, error) {
 	var st Stats
 	err := s.store.View(ctx, func(tx Tx) (err error) {
-		st, err = tx.Stats(ctx, s.now(), StatsCountLimit)
+		st, err = tx.Stats(ctx, s.now())
 		return err
 	})
 	return st, storeErr(err)

@@ -81,14 +81,14 @@ func (s *Service) RequestReset(ctx context.Context, rawEmail string, m Meta) (st
 // activeUserByEmail returns the id of the ACTIVE user with that
 // (normalized) address; EUNPROCESSABLE on the "email" field when there is
 // none, as sandbox's Reset Password and the admin's reset link answer.
-func activeUserByEmail(ctx context.Context, tx Tx, email string) (int64, error) {
-	id, status, err := tx.UserStatusByEmail(ctx, email)
-	if ErrorCode(err) == ENOTFOUND || err == nil && status != StatusActive {
+func activeUserByEmail(ctx context.Context, users Users, email string) (int64, error) {
+	u, err := users.UserByEmail(ctx, email)
+	if ErrorCode(err) == ENOTFOUND || err == nil && u.Status != StatusActive {
 		return 0, FieldError(EUNPROCESSABLE, "email", MsgNoActiveAccount)
 	} else if err != nil {
 		return 0, fmt.Errorf("find user: %w", err)
 	}
-	return id, nil
+	return u.ID, nil
 }
 
 // issueResetToken stores token's digest for the user, with the digest of

@@ -145,8 +145,9 @@ func NewService(store Store, hasher PasswordHasher, policy PasswordPolicy, cfg C
 // Config returns the settings in force, defaults applied.
 func (s *Service) Config() Config { return s.cfg }
 
-// Store returns the store the service runs on.
-func (s *Service) Store() Store { return s.store }
+// Ready reports whether the store answers and holds every migration, for
+// the health checks.
+func (s *Service) Ready(ctx context.Context) error { return s.store.Ping(ctx) }
 
 func (s *Service) now() time.Time { return s.Now().UTC() }
 

@@ -3,6 +3,7 @@ package account_test
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,12 +17,12 @@ import (
 //
 //	go test -run '^$' -bench . -benchtime 2000x ./internal/account
 
-// benchUsers adds n active users to svc's store and returns their addresses.
-func benchUsers(b *testing.B, svc *account.Service, n int) []string {
+// benchUsers adds n active users to store and returns their addresses.
+func benchUsers(b *testing.B, store account.Store, n int) []string {
 	b.Helper()
 	ctx := context.Background()
 	emails := make([]string, n)
-	err := svc.Store().Update(ctx, func(tx account.Tx) error {
+	err := store.Update(ctx, func(tx account.Tx) error {
 		o := &account.Organization{UUID: "bench-org", Name: "Bench", Type: account.Supplier}
 		if err := tx.CreateOrganization(ctx, o); err != nil {
 			return err
@@ -45,8 +46,8 @@ func benchUsers(b *testing.B, svc *account.Service, n int) []string {
 // BenchmarkRequestReset is one caller issuing tokens: every call waits for
 // its own fsync.
 func BenchmarkRequestReset(b *testing.B) {
-	svc, _ := MustOpenService(b, account.Config{})
-	emails := benchUsers(b, svc, 1000)
+	svc, store := openBench(b)
+	emails := benchUsers(b, store, 1000)
 	ctx := context.Background()
 	i := 0
 	for b.Loop() {
@@ -60,8 +61,8 @@ func BenchmarkRequestReset(b *testing.B) {
 // BenchmarkRequestResetParallel is 32 callers issuing tokens at once: group
 // commit shares the fsyncs.
 func BenchmarkRequestResetParallel(b *testing.B) {
-	svc, _ := MustOpenService(b, account.Config{})
-	emails := benchUsers(b, svc, 1000)
+	svc, store := openBench(b)
+	emails := benchUsers(b, store, 1000)
 	ctx := context.Background()
 	var seq atomic.Int64
 	b.SetParallelism(16)
@@ -77,10 +78,10 @@ func BenchmarkRequestResetParallel(b *testing.B) {
 	})
 }
 
-// benchTokens issues one live token for each of n users.
-func benchTokens(b *testing.B, svc *account.Service, n int) []string {
+// benchTokens issues one live token for each of n users of svc's store.
+func benchTokens(b *testing.B, svc *account.Service, store account.Store, n int) []string {
 	b.Helper()
-	emails := benchUsers(b, svc, n)
+	emails := benchUsers(b, store, n)
 	toks := make([]string, n)
 	for i, e := range emails {
 		toks[i] = mustReset(b, svc, e)
@@ -90,8 +91,8 @@ func benchTokens(b *testing.B, svc *account.Service, n int) []string {
 
 // BenchmarkValidateReset checks live tokens one at a time.
 func BenchmarkValidateReset(b *testing.B) {
-	svc, _ := MustOpenService(b, account.Config{})
-	toks := benchTokens(b, svc, 200)
+	svc, store := openBench(b)
+	toks := benchTokens(b, svc, store, 200)
 	ctx := context.Background()
 	i := 0
 	for b.Loop() {
@@ -105,8 +106,8 @@ func BenchmarkValidateReset(b *testing.B) {
 // BenchmarkValidateResetParallel checks live tokens from many goroutines,
 // as the read pool serves them.
 func BenchmarkValidateResetParallel(b *testing.B) {
-	svc, _ := MustOpenService(b, account.Config{})
-	toks := benchTokens(b, svc, 200)
+	svc, store := openBench(b)
+	toks := benchTokens(b, svc, store, 200)
 	ctx := context.Background()
 	var seq atomic.Int64
 	b.ResetTimer()
@@ -127,8 +128,8 @@ func BenchmarkValidateResetParallel(b *testing.B) {
 //
 //	go test -run '^$' -bench LoginParallel -benchtime 400x ./internal/account
 func BenchmarkLoginParallel(b *testing.B) {
-	svc, _ := MustOpenService(b, account.Config{})
-	emails := benchUsers(b, svc, 100)
+	svc, store := openBench(b)
+	emails := benchUsers(b, store, 100)
 	h, err := password.NewHasher(password.DefaultParams)
 	if err != nil {
 		b.Fatal(err)
@@ -138,7 +139,7 @@ func BenchmarkLoginParallel(b *testing.B) {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
-	err = svc.Store().Update(ctx, func(tx account.Tx) error {
+	err = store.Update(ctx, func(tx account.Tx) error {
 		for _, e := range emails {
 			u, err := tx.UserByEmail(ctx, e)
 			if err != nil {
@@ -167,4 +168,10 @@ func BenchmarkLoginParallel(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "logins/s")
+}
+
+// openBench returns a Service on a fresh SQLite file, and its store.
+func openBench(b *testing.B) (*account.Service, account.Store) {
+	b.Helper()
+	return mustOpenStoreService(b, filepath.Join(b.TempDir(), "cruxd.db"), account.Config{})
 }

@@ -264,3 +264,19 @@ func TestAuthTokenExpiresAndLogout(t *testing.T) {
 		t.Fatalf("logout ended another session: %v", err)
 	}
 }
+
+// TestReady: Ready answers nil while the store answers, and an error once
+// it is closed.
+func TestReady(t *testing.T) {
+	ctx := context.Background()
+	svc, store := mustOpenStoreService(t, filepath.Join(t.TempDir(), "cruxd.db"), account.Config{})
+	if err := svc.Ready(ctx); err != nil {
+		t.Fatalf("Ready on an open store: %v", err)
+	}
+	if err := store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Ready(ctx); err == nil {
+		t.Error("Ready on a closed store: nil")
+	}
+}

@@ -25,26 +25,42 @@ type Store interface {
 	Close() error
 }
 
-// Tx is one transaction. Lookups return an *Error with ENOTFOUND when nothing
-// matches; creations return ECONFLICT on a duplicate unique key. Any other
-// error is a store failure.
+// Tx is one transaction: every role the Service needs of a store. Lookups
+// return an *Error with ENOTFOUND when nothing matches; creations return
+// ECONFLICT on a duplicate unique key. Any other error is a store failure.
 type Tx interface {
+	Organizations
+	Users
+	ResetTokens
+	AuthTokens
+	Counters
+	Outbox
+	Audit
+	Maintenance
+}
+
+// Organizations stores organizations.
+type Organizations interface {
 	CreateOrganization(ctx context.Context, o *Organization) error // sets o.ID
 	OrganizationByName(ctx context.Context, name string) (*Organization, error)
+}
+
+// Users stores accounts. Lookups fill the user's Org.
+type Users interface {
 	CountUsers(ctx context.Context) (int, error)
 	CreateUser(ctx context.Context, u *User) error // sets u.ID
 	UserByID(ctx context.Context, id int64) (*User, error)
 	UserByEmail(ctx context.Context, email string) (*User, error)
-	// UserStatusByEmail is UserByEmail reading only the id and status: the
-	// lookup on Reset Password's path through the writer.
-	UserStatusByEmail(ctx context.Context, email string) (id int64, s Status, err error)
 	UserByUUID(ctx context.Context, uuid string) (*User, error)
 	Users(ctx context.Context) ([]*User, error)
 	SetPassword(ctx context.Context, userID int64, hash string) error
 	SetStatus(ctx context.Context, userID int64, s Status) error
+}
 
-	// CreateResetToken inserts t and sets t.ID; ECONFLICT if its digest
-	// exists, ENOTFOUND if t.UserID names no user.
+// ResetTokens stores reset tokens by the digests of their secrets.
+type ResetTokens interface {
+	// CreateResetToken inserts t and sets t.ID; ECONFLICT if its digest or
+	// cancel digest exists, ENOTFOUND if t.UserID names no user.
 	CreateResetToken(ctx context.Context, t *ResetToken) error
 	// LiveResetToken returns the token with that digest if it is neither
 	// used, revoked nor expired at now.
@@ -59,7 +75,10 @@ type Tx interface {
 	// RevokeResetTokens revokes the user's live tokens except the newest
 	// keep ones and returns how many it revoked.
 	RevokeResetTokens(ctx context.Context, userID int64, keep int, now time.Time) (int, error)
+}
 
+// AuthTokens stores login sessions' tokens by digest.
+type AuthTokens interface {
 	CreateAuthToken(ctx context.Context, t *AuthToken) error
 	// UserByAuthToken returns the user holding the unrevoked auth token
 	// with that digest if it was created after issuedAfter (older ones have
@@ -74,26 +93,33 @@ type Tx interface {
 	// LoggedInFrom reports whether an auth token was issued to the user
 	// for that source digest after since, revoked or not.
 	LoggedInFrom(ctx context.Context, userID int64, source []byte, since time.Time) (bool, error)
+}
 
-	Counters
-
+// Outbox queues mails; Store.ClaimMail hands them to the worker.
+type Outbox interface {
 	EnqueueMail(ctx context.Context, m *OutboxMessage) error // sets m.ID
 	// RecordMailAttempt stores one delivery attempt and moves the message
 	// to a.Outcome: done for MailSent, MailDropped and MailGaveUp, due
 	// again at a.NextAt for MailFailed. When a.AddrDigest is set, the
 	// message's address is replaced by it.
 	RecordMailAttempt(ctx context.Context, a *MailAttempt) error
+}
+
+// Audit appends to the audit trail and reads it back.
+type Audit interface {
 	AppendAudit(ctx context.Context, e *AuditEvent) error
 	// AuditByEmail returns up to limit audit events whose EmailDigest is
 	// digest, oldest first.
 	AuditByEmail(ctx context.Context, digest []byte, limit int) ([]*AuditEvent, error)
+}
 
+// Maintenance purges ended rows and reads monitoring figures.
+type Maintenance interface {
 	// Purge deletes up to limit rows of kind that ended before before (see
 	// PurgeKind) and returns how many it deleted.
 	Purge(ctx context.Context, kind PurgeKind, before time.Time, limit int) (int, error)
-	// Stats returns the outbox and reset-token figures of Stats at now,
-	// counting at most limit expired reset tokens.
-	Stats(ctx context.Context, now time.Time, limit int) (Stats, error)
+	// Stats returns the outbox and reset-token figures of Stats at now.
+	Stats(ctx context.Context, now time.Time) (Stats, error)
 }
 
 // PurgeKind names what Tx.Purge deletes.
@@ -119,13 +145,12 @@ var PurgeKinds = []PurgeKind{PurgeResetTokens, PurgeAuthTokens, PurgeExpiredAuth
 type Stats struct {
 	MailPending        int       // outbox messages not yet finished
 	OldestPending      time.Time // creation time of the oldest of them; zero if none
-	ResetTokensExpired int       // reset tokens that expired unused and are not yet purged, up to a limit
+	ResetTokensExpired int       // reset tokens that expired unused and are not yet purged, up to StatsCountLimit
 }
 
-// StatsCountLimit bounds Stats' count of expired reset tokens, so that a
-// scrape of /metrics costs the same however many await the purge. With 10M
-// such tokens the exact count outlasted the scrape's 2 s timeout, and the
-// scrape lost every store figure; counting up to 100,000 takes 12 ms.
+// StatsCountLimit bounds the count of expired reset tokens in a store's
+// Stats, so that a scrape of /metrics costs the same however many await
+// the purge (docs/perf.md).
 const StatsCountLimit = 100_000
 
 // MailKind says which mail an outbox message is.

@@ -27,7 +27,7 @@ func TestClientGone(t *testing.T) {
 	t.Cleanup(func() { store.Close() })
 	var logs bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	m := metrics.New(nil, log)
+	m := metrics.New(log)
 	api := httpapi.New(mustService(t, store, account.Config{}), httpapi.Options{Logger: log, Metrics: m})
 
 	gone, hangUp := context.WithCancel(ctx)

@@ -42,6 +42,7 @@ const (
 
 // fuzzEnv is the world of one fuzzing process.
 type fuzzEnv struct {
+	store               account.Store
 	sandbox, production *account.Service
 	sandboxH, prodH     http.Handler
 	log                 *syncBuffer
@@ -97,7 +98,7 @@ func newFuzzEnv(tb testing.TB) *fuzzEnv {
 	hasher := cheapHasher(tb)
 	policy := password.Policy{}
 	cfg := account.Config{Mode: account.Sandbox, HashWait: 10 * time.Second}
-	e := &fuzzEnv{log: lb, seen: map[string]bool{}}
+	e := &fuzzEnv{store: store, log: lb, seen: map[string]bool{}}
 	e.sandbox = account.NewService(store, hasher, policy, cfg, log)
 	cfg.Mode, cfg.Mail, cfg.Limits = account.Production, true, account.ProductionLimits
 	e.production = account.NewService(store, hasher, policy, cfg, log)
@@ -137,7 +138,7 @@ func (e *fuzzEnv) refresh(tb testing.TB) {
 	}
 	e.auth, e.royUUID = sess.AuthToken, sess.User.UUID
 	if e.baiUUID == "" {
-		err := e.sandbox.Store().View(ctx, func(tx account.Tx) error {
+		err := e.store.View(ctx, func(tx account.Tx) error {
 			u, err := tx.UserByEmail(ctx, fuzzBailey)
 			if err == nil {
 				e.baiUUID = u.UUID

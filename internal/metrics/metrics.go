@@ -30,6 +30,7 @@ const statsTimeout = 2 * time.Second
 
 // Metrics is cruxd's set of metrics. Create it with New.
 type Metrics struct {
+	log      *slog.Logger
 	reg      *prometheus.Registry
 	handler  http.Handler
 	requests *prometheus.CounterVec
@@ -45,14 +46,13 @@ type Metrics struct {
 
 var _ account.Observer = (*Metrics)(nil)
 
-// New returns the metrics of one cruxd process. stats, if not nil, is
-// called at each scrape for the outbox and reset-token gauges; its failures
-// are logged to log and shown as cruxd_store_stats_up 0.
-func New(stats StatsFunc, log *slog.Logger) *Metrics {
+// New returns the metrics of one cruxd process, logging to log.
+func New(log *slog.Logger) *Metrics {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	m := &Metrics{
+		log: log,
 		reg: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cruxd_http_requests_total",
@@ -108,11 +108,15 @@ func New(stats StatsFunc, log *slog.Logger) *Metrics {
 	}
 	m.reg.MustRegister(m.requests, m.latency, m.inFlight, m.gone, m.resets, m.logins, m.throttle, m.mails, m.hashWait,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	if stats != nil {
-		m.reg.MustRegister(&storeCollector{stats: stats, log: log})
-	}
 	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 	return m
+}
+
+// CollectStats makes every scrape call stats for the outbox and
+// reset-token gauges; its failures are logged and shown as
+// cruxd_store_stats_up 0. Call it once, before serving.
+func (m *Metrics) CollectStats(stats StatsFunc) {
+	m.reg.MustRegister(&storeCollector{stats: stats, log: m.log})
 }
 
 // Registry returns the registry the metrics are in.

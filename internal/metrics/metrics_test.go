@@ -26,10 +26,11 @@ func scrape(t *testing.T, m *metrics.Metrics) string {
 // TestOwnRegistry: two Metrics live side by side (each owns its registry)
 // and nothing lands in the global default registry.
 func TestOwnRegistry(t *testing.T) {
-	a := metrics.New(nil, nil)
-	b := metrics.New(func(context.Context) (account.Stats, error) {
+	a := metrics.New(nil)
+	b := metrics.New(nil)
+	b.CollectStats(func(context.Context) (account.Stats, error) {
 		return account.Stats{MailPending: 3, OldestPending: time.Now().Add(-time.Minute), ResetTokensExpired: 2}, nil
-	}, nil)
+	})
 	a.LoginFailed()
 	done := b.RequestStarted()
 	done("GET", "/organizations/users/detail/{uuid}/{$}", 200)
@@ -67,7 +68,8 @@ func TestOwnRegistry(t *testing.T) {
 // TestStatsFailure: a store that does not answer shows as
 // cruxd_store_stats_up 0, and the scrape still works.
 func TestStatsFailure(t *testing.T) {
-	m := metrics.New(func(context.Context) (account.Stats, error) { return account.Stats{}, errors.New("down") }, nil)
+	m := metrics.New(nil)
+	m.CollectStats(func(context.Context) (account.Stats, error) { return account.Stats{}, errors.New("down") })
 	s := scrape(t, m)
 	if !strings.Contains(s, "cruxd_store_stats_up 0") || !strings.Contains(s, "cruxd_logins_total") {
 		t.Errorf("scrape with the store down:\n%s", s)
@@ -77,7 +79,7 @@ func TestStatsFailure(t *testing.T) {
 // TestMethodLabelBounded: a made-up method does not make a label of its
 // own.
 func TestMethodLabelBounded(t *testing.T) {
-	m := metrics.New(nil, nil)
+	m := metrics.New(nil)
 	m.RequestStarted()("X-SECRET-METHOD", "/", 405)
 	if s := scrape(t, m); strings.Contains(s, "X-SECRET") || !strings.Contains(s, `method="OTHER"`) {
 		t.Errorf("method label:\n%s", s)

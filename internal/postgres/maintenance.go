@@ -65,8 +65,13 @@ func (t *tx) Purge(ctx context.Context, kind account.PurgeKind, before time.Time
 }
 
 // Stats reads the pending outbox and the reset tokens that expired unused
-// at now, counted up to limit.
-func (t *tx) Stats(ctx context.Context, now time.Time, limit int) (account.Stats, error) {
+// at now, counted up to account.StatsCountLimit.
+func (t *tx) Stats(ctx context.Context, now time.Time) (account.Stats, error) {
+	return t.stats(ctx, now, account.StatsCountLimit)
+}
+
+// stats is Stats counting up to limit expired tokens.
+func (t *tx) stats(ctx context.Context, now time.Time, limit int) (account.Stats, error) {
 	var st account.Stats
 	var oldest *time.Time
 	err := t.tx.QueryRow(ctx, `

@@ -660,13 +660,18 @@ func TestPurgeStatsAuditByEmail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = s.Update(ctx, func(tx account.Tx) error {
-		st, err := tx.Stats(ctx, t0.Add(90*time.Minute), account.StatsCountLimit)
+	err = s.Update(ctx, func(atx account.Tx) error {
+		tx := atx.(*tx)
+		st, err := tx.Stats(ctx, t0.Add(90*time.Minute))
 		if err != nil {
 			return err
 		}
 		if st.MailPending != 1 || !st.OldestPending.Equal(t0) || st.ResetTokensExpired != 1 {
 			t.Errorf("Stats = %+v, want 1 pending since t0 and 1 expired token", st)
+		}
+		// The count of expired tokens stops at the limit.
+		if st, err := tx.stats(ctx, t0.Add(90*time.Minute), 0); err != nil || st.ResetTokensExpired != 0 {
+			t.Errorf("stats with limit 0 counted %d expired tokens, %v", st.ResetTokensExpired, err)
 		}
 		evs, err := tx.AuditByEmail(ctx, account.Digest(u.Email), 2)
 		if err != nil {

@@ -143,21 +143,6 @@ func (t *tx) UserByEmail(ctx context.Context, email string) (*account.User, erro
 	return t.user(ctx, "find user by e-mail", "u.email = $1", normalizeEmail(email))
 }
 
-func (t *tx) UserStatusByEmail(ctx context.Context, email string) (int64, account.Status, error) {
-	var (
-		id     int64
-		status string
-	)
-	err := t.tx.QueryRow(ctx, `SELECT id, status FROM users WHERE email = $1`, normalizeEmail(email)).Scan(&id, &status)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, "", account.Errorf(account.ENOTFOUND, "No such user.")
-	}
-	if err != nil {
-		return 0, "", wrap("find user by e-mail", err)
-	}
-	return id, account.Status(status), nil
-}
-
 func (t *tx) UserByUUID(ctx context.Context, uuid string) (*account.User, error) {
 	return t.user(ctx, "find user by uuid", "u.uuid = $1", uuid)
 }

@@ -95,8 +95,14 @@ func (t *tx) Purge(_ context.Context, kind account.PurgeKind, before time.Time, 
 }
 
 // Stats returns the pending outbox messages, the oldest one's creation time
-// and the reset tokens that expired unused at now, counted up to limit.
-func (t *tx) Stats(_ context.Context, now time.Time, limit int) (account.Stats, error) {
+// and the reset tokens that expired unused at now, counted up to
+// account.StatsCountLimit.
+func (t *tx) Stats(_ context.Context, now time.Time) (account.Stats, error) {
+	return t.stats(now, account.StatsCountLimit)
+}
+
+// stats is Stats counting up to limit expired tokens.
+func (t *tx) stats(now time.Time, limit int) (account.Stats, error) {
 	var (
 		st     account.Stats
 		oldest sql.NullInt64

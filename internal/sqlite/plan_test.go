@@ -3,10 +3,13 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cruxd/cruxd/internal/account"
 )
 
 // TestQueryPlans checks that the statements whose cost would otherwise grow
@@ -96,4 +99,46 @@ func queryPlan(t *testing.T, db *sql.DB, q string, args ...any) []string {
 		t.Fatal(err)
 	}
 	return plan
+}
+
+// TestStatsCountsUpToLimit: the count of expired reset tokens stops at the
+// limit (Stats passes account.StatsCountLimit).
+func TestStatsCountsUpToLimit(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "cruxd.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	err = s.Update(ctx, func(atx account.Tx) error {
+		o := &account.Organization{UUID: "o", Name: "Org", Type: account.Supplier, CreatedAt: t0}
+		if err := atx.CreateOrganization(ctx, o); err != nil {
+			return err
+		}
+		u := &account.User{UUID: "u", PersonUUID: "p", OrgID: o.ID, Email: "a@example.com", Status: account.StatusActive, CreatedAt: t0}
+		if err := atx.CreateUser(ctx, u); err != nil {
+			return err
+		}
+		for i := range 3 {
+			rt := &account.ResetToken{Digest: account.Digest(fmt.Sprint(i)), UserID: u.ID, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+			if err := atx.CreateResetToken(ctx, rt); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.View(ctx, func(atx account.Tx) error {
+		st, err := atx.(*tx).stats(t0.Add(2*time.Hour), 2)
+		if err == nil && st.ResetTokensExpired != 2 {
+			t.Errorf("stats with limit 2 counted %d of 3 expired tokens", st.ResetTokensExpired)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }

@@ -141,20 +141,6 @@ func (t *tx) UserByEmail(_ context.Context, email string) (*account.User, error)
 	return t.userBy(sqlUserByEmail, normalizeEmail(email))
 }
 
-// UserStatusByEmail returns the id and status of the user with that address
-// (matched in its normalized form); ENOTFOUND if none.
-func (t *tx) UserStatusByEmail(_ context.Context, email string) (int64, account.Status, error) {
-	var (
-		id     int64
-		status string
-	)
-	err := t.queryRow(`SELECT id, status FROM users WHERE email = ?`, normalizeEmail(email)).Scan(&id, &status)
-	if err != nil {
-		return 0, "", notFound(err, "find user", "user not found")
-	}
-	return id, account.Status(status), nil
-}
-
 // UserByUUID returns the user with that UUID, its Org filled; ENOTFOUND if
 // none.
 func (t *tx) UserByUUID(_ context.Context, uuid string) (*account.User, error) {

@@ -77,12 +77,6 @@ func testUserCreateAndFind(t *testing.T, s account.Store) {
 			} else {
 				sameUser(t, "UserByEmail", got, want)
 			}
-			id, status, err := tx.UserStatusByEmail(ctx, want.Email)
-			if err != nil {
-				t.Errorf("UserStatusByEmail: %v", err)
-			} else if id != want.ID || status != want.Status {
-				t.Errorf("UserStatusByEmail = %d, %s; want %d, %s", id, status, want.ID, want.Status)
-			}
 			got, err = tx.UserByUUID(ctx, want.UUID)
 			if err != nil {
 				t.Errorf("UserByUUID: %v", err)
@@ -97,9 +91,6 @@ func testUserCreateAndFind(t *testing.T, s account.Store) {
 		} else if got.ID != u.ID {
 			t.Errorf("UserByEmail with another case found user %d, want %d", got.ID, u.ID)
 		}
-		if id, _, err := tx.UserStatusByEmail(ctx, " RBreslawski@CruxSupplier.com "); err != nil || id != u.ID {
-			t.Errorf("UserStatusByEmail with another case = %d, %v; want %d", id, err, u.ID)
-		}
 		return nil
 	})
 }
@@ -113,8 +104,6 @@ func testUserNotFound(t *testing.T, s account.Store) {
 		wantCode(t, "UserByID", err, account.ENOTFOUND)
 		_, err = tx.UserByEmail(ctx, "nobody@cruxsupplier.com")
 		wantCode(t, "UserByEmail", err, account.ENOTFOUND)
-		_, _, err = tx.UserStatusByEmail(ctx, "nobody@cruxsupplier.com")
-		wantCode(t, "UserStatusByEmail", err, account.ENOTFOUND)
 		_, err = tx.UserByUUID(ctx, f.uuid())
 		wantCode(t, "UserByUUID", err, account.ENOTFOUND)
 		return nil
