@@ -107,10 +107,7 @@ func (s *Service) newUser(ctx context.Context, nu NewUser) (*User, error) {
 	}
 	hash := nu.Hash
 	if hash == "" && nu.Password != "" {
-		if err := s.policy.Check(nu.Password, email); err != nil {
-			return nil, FieldError(EINVALID, "password", err.Error())
-		}
-		if hash, err = s.hash(ctx, nu.Password); err != nil {
+		if hash, err = s.hashNew(ctx, nu.Password, email); err != nil {
 			return nil, err
 		}
 	}

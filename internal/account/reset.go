@@ -171,10 +171,7 @@ func (s *Service) CompleteReset(ctx context.Context, token, password string, m M
 	if err != nil {
 		return storeErr(err)
 	}
-	if err := s.policy.Check(password, u.Email); err != nil {
-		return FieldError(EINVALID, "password", err.Error())
-	}
-	hash, err := s.hash(ctx, password)
+	hash, err := s.hashNew(ctx, password, u.Email)
 	if err != nil {
 		return err
 	}

@@ -180,6 +180,23 @@ func (s *Service) hash(ctx context.Context, plain string) (string, error) {
 	return h, err
 }
 
+// hashNew checks a new password of the account at email against the policy
+// and hashes it, both in one hash slot: the policy's strength estimate costs
+// CPU too, so it shares the bound. EINVALID on the "password" field when the
+// policy refuses it.
+func (s *Service) hashNew(ctx context.Context, plain, email string) (string, error) {
+	var h string
+	err := s.withHashSlot(ctx, func() error {
+		if err := s.policy.Check(plain, email); err != nil {
+			return FieldError(EINVALID, "password", err.Error())
+		}
+		var err error
+		h, err = s.hasher.Hash(plain)
+		return err
+	})
+	return h, err
+}
+
 // storeErr passes domain errors and errors the store already classified, and
 // turns a timed-out store call into EUNAVAILABLE: callers see 503, not a
 // hang or a 500, while the database is slow or away.

@@ -66,6 +66,17 @@ func BenchmarkPolicyCheck(b *testing.B) {
 	}
 }
 
+// BenchmarkPolicyCheckLong is the dearest password the estimator may read:
+// 256 code points of which it reads the first 32: words, digits and
+// symbols mixed.
+func BenchmarkPolicyCheckLong(b *testing.B) {
+	p := Policy{}
+	pw := strings.Repeat("Tr0ub4dor&3 correct-horse 1987 qwerty!", 7)[:256]
+	for b.Loop() {
+		p.Check(pw, "rbreslawski@cruxsupplier.com")
+	}
+}
+
 // BenchmarkCommonListBuild measures what the first Check pays once.
 func BenchmarkCommonListBuild(b *testing.B) {
 	for b.Loop() {

@@ -66,7 +66,7 @@ func FuzzPolicyCheck(f *testing.F) {
 		if !errors.As(err, &pe) || pe.Reason == "" {
 			t.Fatalf("Check error %#v is not a *PolicyError with a reason", err)
 		}
-		for _, s := range []error{ErrInvalidText, ErrTooShort, ErrTooLong, ErrCommon, ErrSameAsEmail} {
+		for _, s := range []error{ErrInvalidText, ErrTooShort, ErrTooLong, ErrCommon, ErrSameAsEmail, ErrGuessable} {
 			if errors.Is(err, s) {
 				return
 			}

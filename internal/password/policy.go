@@ -23,6 +23,7 @@ var (
 	ErrTooLong       = errors.New("password too long")
 	ErrCommon        = errors.New("password too common")
 	ErrSameAsEmail   = errors.New("password too similar to the e-mail address")
+	ErrGuessable     = errors.New("password too easy to guess")
 	ErrInvalidPolicy = errors.New("invalid password policy")
 )
 
@@ -30,7 +31,7 @@ var (
 // person who chose the password; it never contains the password.
 type PolicyError struct {
 	Reason string
-	Err    error // one of ErrInvalidText, ErrTooShort, ErrTooLong, ErrCommon, ErrSameAsEmail
+	Err    error // one of ErrInvalidText, ErrTooShort, ErrTooLong, ErrCommon, ErrSameAsEmail, ErrGuessable
 }
 
 // Error returns the Reason.
@@ -41,7 +42,9 @@ func (e *PolicyError) Unwrap() error { return e.Err }
 
 // Policy is the rule for new passwords (NIST SP 800-63B-4, single-factor):
 // a length range counted in code points after NFKC, not a common password,
-// not the account's e-mail address or its local part. No composition rules.
+// not the account's e-mail address or its local part, and not easy to guess
+// (repetitive or sequential strings, keyboard walks, common words with
+// digits). No composition rules.
 // A zero field means its default; MinLength is never taken below 8.
 type Policy struct {
 	MinLength int // default 15, never below 8
@@ -72,8 +75,9 @@ func (p Policy) bounds() (lo, hi int) {
 
 // Check returns nil if password may be set on the account with the given
 // e-mail address (which may be empty), else a *PolicyError whose Reason says
-// why and which wraps ErrInvalidText, ErrTooShort, ErrTooLong, ErrCommon or
-// ErrSameAsEmail. Rules are checked in that order; the first broken one wins.
+// why and which wraps ErrInvalidText, ErrTooShort, ErrTooLong, ErrCommon,
+// ErrSameAsEmail or ErrGuessable. Rules are checked in that order; the first
+// broken one wins.
 func (p Policy) Check(password, email string) error {
 	if !utf8.ValidString(password) {
 		return &PolicyError{"This password contains characters that are not valid text.", ErrInvalidText}
@@ -92,6 +96,9 @@ func (p Policy) Check(password, email string) error {
 	}
 	if sameAsEmail(strings.TrimSpace(key), email) {
 		return &PolicyError{"This password is too similar to the email address.", ErrSameAsEmail}
+	}
+	if reason := guessable(pw, email); reason != "" {
+		return &PolicyError{reason, ErrGuessable}
 	}
 	return nil
 }

@@ -45,6 +45,9 @@ func TestPolicyCheck(t *testing.T) {
 		eCombine = "e\u0301" // e + combining acute: NFKC makes it é
 		fiLig    = "\ufb01"  // ﬁ: NFKC makes it "fi", two code points
 	)
+	// strong64 is 64 code points the estimator finds hard to guess; the
+	// length cases pad it with text it never reads.
+	const strong64 = "correct horse battery staple, purple monkey dishwasher; 42 lamps"
 	p15, p8 := Policy{}, Policy{MinLength: 8}
 	tests := []struct {
 		name     string
@@ -55,18 +58,18 @@ func TestPolicyCheck(t *testing.T) {
 	}{
 		{"15 ascii", p15, "correct horse b", "", nil},
 		{"14 ascii", p15, "correct horse ", "", ErrTooShort},
-		{"15 composed", p15, strings.Repeat(eAcute, 15), "", nil},
-		{"14 composed", p15, strings.Repeat(eAcute, 14), "", ErrTooShort},
-		// 30 code points as typed, 15 after NFKC.
-		{"15 decomposed", p15, strings.Repeat(eCombine, 15), "", nil},
-		{"14 decomposed is 28 raw code points", p15, strings.Repeat(eCombine, 14), "", ErrTooShort},
+		{"15 composed", p15, "corr" + eAcute + "ct hors" + eAcute + " b", "", nil},
+		{"14 composed", p15, "corr" + eAcute + "ct hors" + eAcute + " ", "", ErrTooShort},
+		// 17 code points as typed, 15 after NFKC.
+		{"15 decomposed", p15, "corr" + eCombine + "ct hors" + eCombine + " b", "", nil},
+		{"14 decomposed is 16 raw code points", p15, "corr" + eCombine + "ct hors" + eCombine + " ", "", ErrTooShort},
 		{"15 fullwidth", p15, "ｃｏｒｒｅｃｔ　ｈｏｒｓｅ　ｂ", "", nil},
 		{"14 fullwidth", p15, "ｃｏｒｒｅｃｔ　ｈｏｒｓｅ　", "", ErrTooShort},
-		// 8 code points as typed, 15 after NFKC.
-		{"ligatures expand", p15, strings.Repeat(fiLig, 7) + "x", "", nil},
-		{"256", p15, strings.Repeat("ab", 128), "", nil},
-		{"257", p15, strings.Repeat("ab", 128) + "c", "", ErrTooLong},
-		{"256 decomposed is 512 raw code points", p15, strings.Repeat(eCombine, 256), "", nil},
+		// 13 code points as typed, 15 after NFKC.
+		{"ligatures expand", p15, fiLig + "ve " + fiLig + "sh " + fiLig + "ght 7", "", nil},
+		{"256", p15, strong64 + strings.Repeat("ab", 96), "", nil},
+		{"257", p15, strong64 + strings.Repeat("ab", 96) + "c", "", ErrTooLong},
+		{"256 decomposed is 448 raw code points", p15, strong64 + strings.Repeat(eCombine, 192), "", nil},
 		{"257 decomposed", p15, strings.Repeat(eCombine, 257), "", ErrTooLong},
 		{"custom max", Policy{MinLength: 8, MaxLength: 10}, "elevenchars", "", ErrTooLong},
 		{"zero min means 15", Policy{MaxLength: 256}, "fourteen chars", "", ErrTooShort},
@@ -84,6 +87,22 @@ func TestPolicyCheck(t *testing.T) {
 		{"same as email fullwidth", p15, "ｒｂｒｅｓｌａｗｓｋｉ＠ｃｒｕｘｓｕｐｐｌｉｅｒ．ｃｏｍ", "rbreslawski@cruxsupplier.com", ErrSameAsEmail},
 		{"same as local part", p8, "RBreslawski", "rbreslawski@cruxsupplier.com", ErrSameAsEmail},
 		{"contains local part", p8, "rbreslawski-likes-tea", "rbreslawski@cruxsupplier.com", nil},
+		{"local part and a year", p15, "rbreslawski2024", "rbreslawski@cruxsupplier.com", ErrGuessable},
+		{"same without the address", p15, "rbreslawski2024", "", nil},
+		// NIST SP 800-63B-4 names repetitive and sequential strings.
+		{"repeated", p15, "aaaaaaaaaaaaaaa", "", ErrGuessable},
+		{"sequential digits", p15, "123456789012345", "", ErrGuessable},
+		{"word and sequence", p15, "password123456789", "", ErrGuessable},
+		{"no-break spaces", p15, strings.Repeat("\u00a0", 15), "", ErrGuessable},
+		{"repeated non-ascii", p15, strings.Repeat(eAcute, 15), "", ErrGuessable},
+		{"keyboard walk", p15, "qwertyuiopasdfghjkl", "", ErrGuessable},
+		{"alphabet", p15, "abcdefghijklmnopq", "", ErrGuessable},
+		{"repeated word", p15, "iloveyouiloveyouiloveyou", "", ErrGuessable},
+		// Only the first 32 code points are read.
+		{"weak prefix", p15, strings.Repeat("a", 32) + strong64, "", ErrGuessable},
+		{"weak tail", p15, strong64[:32] + strings.Repeat("a", 200), "", nil},
+		{"passphrase", p15, "correct horse battery staple", "", nil},
+		{"sandbox example", p15, "crux-sandbox-demo-2024", "", nil},
 		{"empty email", p8, "rbreslawski", "", nil},
 		{"email without local part", p8, "@cruxsupplier.com", "@cruxsupplier.com", ErrSameAsEmail},
 	}
@@ -115,6 +134,10 @@ func TestPolicyReasons(t *testing.T) {
 		{"common", "1234567890qwerty", "", "This password is too common."},
 		{"email", "someone@example.com", "someone@example.com", "This password is too similar to the email address."},
 		{"invalid", "\xc3\x28", "", "This password contains characters that are not valid text."},
+		{"repeated", "aaaaaaaaaaaaaaa", "", "This password is too easy to guess: it is mostly repeated characters or a repeated pattern."},
+		{"sequence", "abcdefghijklmnopq", "", "This password is too easy to guess: it is mostly a sequence such as abcd or 1234."},
+		{"keyboard", "zxcvbnmasdfghjkl;", "", "This password is too easy to guess: it is mostly a keyboard pattern such as qwerty."},
+		{"dictionary", "123456789012345", "", "This password is too easy to guess: it is mostly common passwords, words, names or dates."},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
