@@ -14,10 +14,11 @@ type Mail struct {
 	Kind        MailKind
 	To          string // the account's normalized address
 	FirstName   string
-	Token       string    // the clear reset token (MailReset only); held in memory only
-	CancelToken string    // the clear token of the "this wasn't me" link (MailReset only): it can only cancel
-	At          time.Time // when the reset was asked for or the password changed
-	Meta        Meta      // who asked
+	Token       string        // the clear reset token (MailReset only); held in memory only
+	TokenTTL    time.Duration // how long Token lives from now (MailReset only)
+	CancelToken string        // the clear token of the "this wasn't me" link (MailReset only): it can only cancel
+	At          time.Time     // when the reset was asked for or the password changed
+	Meta        Meta          // who asked
 }
 
 // Mailer sends one mail (internal/mail). An error means it was not accepted
@@ -235,6 +236,7 @@ func (s *Service) prepareMail(ctx context.Context, m *OutboxMessage) (*preparedM
 				return err
 			}
 			p.mail.Token, p.mail.CancelToken = token, cancel
+			p.mail.TokenTTL = s.cfg.ResetTTL
 		}
 		return nil
 	})

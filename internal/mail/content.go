@@ -36,11 +36,12 @@ type data struct {
 	To           string
 	At           string // e.g. "2026-03-01 14:05:09 UTC"
 	IP           string
-	UserAgent    string
+	Device       string // e.g. "Firefox on Linux"; never the User-Agent itself
 	Token        string // reset only
-	ResetURL     string // reset only: {public}/reset-password/#token=T
-	RevokeURL    string // reset only: {public}/reset-password/#revoke=C, C the cancel token
-	ResetPageURL string // {public}/reset-password/
+	TTL          string // reset only: the token's lifetime, e.g. "2 hours"
+	ResetURL     string // reset only: account.ResetLink
+	RevokeURL    string // reset only: account.RevokeLink of the cancel token
+	ResetPageURL string // account.ResetPageURL
 }
 
 func newContent(publicURL, product string) (*content, error) {
@@ -72,8 +73,8 @@ func (c *content) render(m account.Mail) (*rendered, error) {
 		To:           m.To,
 		At:           m.At.UTC().Format("2006-01-02 15:04:05 UTC"),
 		IP:           clean(m.Meta.IP, 64),
-		UserAgent:    clean(m.Meta.UserAgent, 200),
-		ResetPageURL: c.publicURL + "/reset-password/",
+		Device:       device(m.Meta.UserAgent),
+		ResetPageURL: account.ResetPageURL(c.publicURL),
 	}
 	if d.IP == "" {
 		d.IP = "unknown"
@@ -85,11 +86,12 @@ func (c *content) render(m account.Mail) (*rendered, error) {
 		if m.Token == "" || m.CancelToken == "" {
 			return nil, errors.New("mail: reset mail without its tokens")
 		}
-		// The token rides in the fragment: browsers never send it to a
-		// server, so it stays out of access logs and Referer headers.
-		d.Token = m.Token
-		d.ResetURL = d.ResetPageURL + "#token=" + url.QueryEscape(m.Token)
-		d.RevokeURL = d.ResetPageURL + "#revoke=" + url.QueryEscape(m.CancelToken)
+		if m.TokenTTL <= 0 {
+			return nil, errors.New("mail: reset mail without the token's lifetime")
+		}
+		d.Token, d.TTL = m.Token, account.Lifetime(m.TokenTTL)
+		d.ResetURL = account.ResetLink(c.publicURL, m.Token)
+		d.RevokeURL = account.RevokeLink(c.publicURL, m.CancelToken)
 		name, r.subject = "reset", "Reset your "+c.product+" password"
 	case account.MailPasswordChanged:
 		name, r.subject = "password_changed", "Your "+c.product+" password was changed"

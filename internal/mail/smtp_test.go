@@ -45,8 +45,8 @@ func send(t *testing.T, s *mail.SMTP, m account.Mail) {
 func TestResetMail(t *testing.T) {
 	mp := testenv.StartMailpit(t)
 	s := newSMTP(t, mp.SMTPURL())
-	send(t, s, account.Mail{Kind: account.MailReset, To: "roy@example.com", FirstName: "Roy", Token: token, CancelToken: cancel, At: at,
-		Meta: account.Meta{IP: "203.0.113.7", UserAgent: "curl/8.5.0"}})
+	send(t, s, account.Mail{Kind: account.MailReset, To: "roy@example.com", FirstName: "Roy", Token: token, CancelToken: cancel, TokenTTL: 2 * time.Hour, At: at,
+		Meta: account.Meta{IP: "203.0.113.7", UserAgent: "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"}})
 
 	msgs := mp.WaitMessage(t, "roy@example.com", 1, 30*time.Second)
 	d := mp.Message(t, msgs[0].ID)
@@ -56,12 +56,13 @@ func TestResetMail(t *testing.T) {
 	link := publicURL + "/reset-password/#token=" + token
 	revoke := publicURL + "/reset-password/#revoke=" + cancel
 	text := strings.ReplaceAll(d.Text, "\r\n", "\n")
-	for _, want := range []string{link, revoke, "\n" + token + "\n", "Hello Roy", "203.0.113.7", "2026-03-01 14:05:09 UTC"} {
+	for _, want := range []string{link, revoke, "\n" + token + "\n", "Hello Roy", "203.0.113.7", "2026-03-01 14:05:09 UTC",
+		"expires in 2 hours", "using Firefox on Linux"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("text part lacks %q:\n%s", want, d.Text)
 		}
 	}
-	for _, want := range []string{`href="` + link + `"`, `href="` + revoke + `"`, token} {
+	for _, want := range []string{`href="` + link + `"`, `href="` + revoke + `"`, token, "expires in 2 hours", "using Firefox on Linux"} {
 		if !strings.Contains(d.HTML, want) {
 			t.Errorf("HTML part lacks %q:\n%s", want, d.HTML)
 		}
@@ -83,7 +84,7 @@ func TestPasswordChangedMail(t *testing.T) {
 	if d.Subject != "Your Crux password was changed" {
 		t.Errorf("subject %q", d.Subject)
 	}
-	for _, want := range []string{"2026-03-01 14:05:09 UTC", "203.0.113.7", "Mozilla/5.0", publicURL + "/reset-password/", "support"} {
+	for _, want := range []string{"2026-03-01 14:05:09 UTC", "203.0.113.7", "an unknown device", publicURL + "/reset-password/", "support"} {
 		if !strings.Contains(d.Text, want) {
 			t.Errorf("text part lacks %q:\n%s", want, d.Text)
 		}
@@ -93,6 +94,32 @@ func TestPasswordChangedMail(t *testing.T) {
 	}
 	if strings.Contains(d.HTML, "<script>") || strings.Contains(d.Text, token) {
 		t.Errorf("HTML part not escaped or token leaked:\n%s", d.HTML)
+	}
+}
+
+// TestUserAgentCannotCarryAMessage: the requester writes the User-Agent, so
+// an attacker who asks for a victim's reset writes it. Neither mail may
+// show any of it: only a fixed summary such as "Firefox on Linux".
+func TestUserAgentCannotCarryAMessage(t *testing.T) {
+	const hostile = "Firefox/128.0 \u2028\u202eURGENT: your account is locked, call +1 555 0100 or visit https://evil.example/unlock \u202c" +
+		"<a href=\"https://evil.example\">support</a>"
+	mp := testenv.StartMailpit(t)
+	s := newSMTP(t, mp.SMTPURL())
+	meta := account.Meta{IP: "203.0.113.7", UserAgent: hostile}
+	send(t, s, account.Mail{Kind: account.MailReset, To: "roy@example.com", Token: token, CancelToken: cancel, TokenTTL: 2 * time.Hour, At: at, Meta: meta})
+	send(t, s, account.Mail{Kind: account.MailPasswordChanged, To: "roy@example.com", At: at, Meta: meta})
+	for _, m := range mp.WaitMessage(t, "roy@example.com", 2, 30*time.Second) {
+		d := mp.Message(t, m.ID)
+		for part, body := range map[string]string{"text": d.Text, "HTML": d.HTML} {
+			for _, bad := range []string{"evil.example", "URGENT", "555", "\u2028", "\u202e", "\u202c"} {
+				if strings.Contains(body, bad) {
+					t.Errorf("%s: %s part carries %q of the User-Agent", d.Subject, part, bad)
+				}
+			}
+			if !strings.Contains(body, "Firefox") {
+				t.Errorf("%s: %s part lacks the summary Firefox:\n%s", d.Subject, part, body)
+			}
+		}
 	}
 }
 
@@ -108,14 +135,14 @@ func TestRecipientCannotInjectHeaders(t *testing.T) {
 		"Victim <evil@example.com>",
 		"",
 	} {
-		err := s.Send(context.Background(), account.Mail{Kind: account.MailReset, To: to, Token: token, CancelToken: cancel, At: at})
+		err := s.Send(context.Background(), account.Mail{Kind: account.MailReset, To: to, Token: token, CancelToken: cancel, TokenTTL: 2 * time.Hour, At: at})
 		if err == nil {
 			t.Errorf("Send to %q: no error", to)
 		}
 	}
 	// A display name with a line break is cleaned, not injected.
 	send(t, s, account.Mail{Kind: account.MailReset, To: "victim@example.com", FirstName: "Eve\r\nBcc: evil@example.com",
-		Token: token, CancelToken: cancel, At: at})
+		Token: token, CancelToken: cancel, TokenTTL: 2 * time.Hour, At: at})
 	mp.WaitMessage(t, "victim@example.com", 1, 30*time.Second)
 	for _, m := range mp.Messages(t) {
 		if len(m.To)+len(m.Cc)+len(m.Bcc) != 1 || m.To[0] != "victim@example.com" {
@@ -143,7 +170,7 @@ func TestSendUnreachable(t *testing.T) {
 	l.Close()
 	s := newSMTP(t, "smtp://"+addr)
 	start := time.Now()
-	if err := s.Send(context.Background(), account.Mail{Kind: account.MailReset, To: "roy@example.com", Token: token, CancelToken: cancel, At: at}); err == nil {
+	if err := s.Send(context.Background(), account.Mail{Kind: account.MailReset, To: "roy@example.com", Token: token, CancelToken: cancel, TokenTTL: 2 * time.Hour, At: at}); err == nil {
 		t.Fatal("no error")
 	} else if strings.Contains(err.Error(), token) {
 		t.Errorf("error carries the token: %v", err)
@@ -191,7 +218,7 @@ func TestLinksFromPublicURLOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	send(t, s, account.Mail{Kind: account.MailReset, To: "roy@example.com", Token: token, CancelToken: cancel, At: at})
+	send(t, s, account.Mail{Kind: account.MailReset, To: "roy@example.com", Token: token, CancelToken: cancel, TokenTTL: 2 * time.Hour, At: at})
 	d := mp.Message(t, mp.WaitMessage(t, "roy@example.com", 1, 30*time.Second)[0].ID)
 	if !strings.Contains(d.Text, "https://example.com/accounts/reset-password/#token="+token) {
 		t.Errorf("link:\n%s", d.Text)

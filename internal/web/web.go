@@ -17,6 +17,9 @@ import (
 	"path"
 	"strings"
 	"time"
+
+	"github.com/cruxd/cruxd/internal/account"
+	"github.com/cruxd/cruxd/internal/password"
 )
 
 //go:embed templates/*.html
@@ -24,10 +27,6 @@ var templateFS embed.FS
 
 //go:embed assets
 var assetFS embed.FS
-
-// DefaultMinLength is the shortest password the pages announce when
-// Options.MinLength is not set; it matches the policy's default.
-const DefaultMinLength = 15
 
 // Options configure the pages.
 type Options struct {
@@ -38,7 +37,8 @@ type Options struct {
 	// password changed; without it the page shows no such link.
 	ReturnURL string
 	// MinLength is the password policy's minimum length, announced next to
-	// the field and checked before the form is sent; DefaultMinLength when 0.
+	// the field and checked before the form is sent; the policy's default
+	// when 0.
 	MinLength int
 	// LinkTTL is how long a reset link lives, told to the person once the
 	// mail is on its way; not mentioned when 0.
@@ -60,7 +60,7 @@ type asset struct {
 // Paths the pages and assets are served at.
 const (
 	ForgotPath = "/forgot-password/"
-	ResetPath  = "/reset-password/"
+	ResetPath  = account.ResetPagePath
 	AssetsPath = "/assets/"
 )
 
@@ -72,7 +72,7 @@ func New(opt Options) *Pages {
 		opt.ProductName = "cruxd"
 	}
 	if opt.MinLength <= 0 {
-		opt.MinLength = DefaultMinLength
+		opt.MinLength = password.DefaultMinLength
 	}
 	tmpl := template.Must(template.ParseFS(templateFS, "templates/*.html"))
 	p := &Pages{pages: map[string][]byte{}, assets: map[string]asset{}, mux: http.NewServeMux()}
@@ -85,7 +85,7 @@ func New(opt Options) *Pages {
 			Options: opt,
 			Page:    pg.name,
 			Title:   pg.title,
-			TTL:     humanDuration(opt.LinkTTL),
+			TTL:     account.Lifetime(opt.LinkTTL),
 		})
 		if err != nil {
 			panic(fmt.Sprintf("web: render %s: %v", pg.name, err))
@@ -193,25 +193,4 @@ func setHeaders(h http.Header) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Cross-Origin-Opener-Policy", "same-origin")
-}
-
-// humanDuration says d the way a mail or page would: "2 hours", "30 minutes".
-func humanDuration(d time.Duration) string {
-	switch {
-	case d <= 0:
-		return ""
-	case d%time.Hour == 0:
-		return plural(int(d/time.Hour), "hour")
-	case d >= time.Minute:
-		return plural(int(d.Round(time.Minute)/time.Minute), "minute")
-	default:
-		return plural(int(d.Round(time.Second)/time.Second), "second")
-	}
-}
-
-func plural(n int, unit string) string {
-	if n == 1 {
-		return "1 " + unit
-	}
-	return fmt.Sprintf("%d %ss", n, unit)
 }
