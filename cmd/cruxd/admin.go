@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/cruxd/cruxd/internal/account"
+	"github.com/cruxd/cruxd/internal/password"
 )
 
 // The admin commands run the same account.Service as the API, on --db: the
@@ -47,7 +48,7 @@ func runAdmin(ctx context.Context, group string, args []string, stdin io.Reader,
 		args = args[1:]
 	}
 	var c config
-	fs := newFlagSet(name, &c, false, stderr)
+	fs := newFlagSet(name, &c, serviceFlags, stderr)
 	do := cmd(fs)
 	pos, err := parseInterspersed(fs, args, getenv)
 	if err != nil {
@@ -56,14 +57,14 @@ func runAdmin(ctx context.Context, group string, args []string, stdin io.Reader,
 	if group != "import" && len(pos) > 0 {
 		return fmt.Errorf("%w: unexpected argument %q", errUsage, pos[0])
 	}
-	if err := c.validateAdmin(); err != nil {
+	if err := c.validateService(); err != nil {
 		return err
 	}
 	if err := requiredFlags(fs); err != nil {
 		return err
 	}
 	log := newLogger(c.LogFormat, stderr, slog.LevelWarn)
-	svc, store, err := openService(ctx, &c, false, account.Config{}, log)
+	svc, store, err := openService(ctx, &c, nil, log)
 	if err != nil {
 		return err
 	}
@@ -151,17 +152,6 @@ func parseInterspersed(fs *flag.FlagSet, args []string, getenv func(string) stri
 	}
 }
 
-// validateAdmin checks the flags the admin commands share.
-func (c *config) validateAdmin() error {
-	if c.LogFormat != "text" && c.LogFormat != "json" {
-		return fmt.Errorf("%w: --log-format must be text or json", errUsage)
-	}
-	if c.MinPasswordLen < 8 {
-		return fmt.Errorf("%w: --min-password-length must be 8 or more", errUsage)
-	}
-	return nil
-}
-
 // actor names who runs an admin command, for the audit trail.
 func actor(name string, getenv func(string) string) string {
 	if u := getenv("USER"); u != "" {
@@ -204,10 +194,11 @@ func resetLinkFlag(fs *flag.FlagSet) *string {
 	return fs.String("public-url", "", "URL users reach cruxd at: the reset link is printed with the token")
 }
 
-// printResetToken prints the token and, with a public URL, the link of the
-// reset page.
-func printResetToken(w io.Writer, publicURL, email, token string) error {
+// printResetToken prints the token, when it expires and, with a public URL,
+// the link of the reset page.
+func printResetToken(w io.Writer, publicURL, email, token string, expires time.Time, ttl time.Duration) error {
 	fmt.Fprintf(w, "reset token for %s: %s\n", email, token)
+	fmt.Fprintf(w, "expires %s (in %s)\n", expires.UTC().Format(time.RFC3339), account.Lifetime(ttl))
 	if publicURL == "" {
 		return nil
 	}
@@ -215,7 +206,7 @@ func printResetToken(w io.Writer, publicURL, email, token string) error {
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
 		return fmt.Errorf("%w: --public-url must be an absolute http(s) URL", errUsage)
 	}
-	fmt.Fprintf(w, "reset link: %s/reset-password/#token=%s\n", strings.TrimRight(publicURL, "/"), token)
+	fmt.Fprintf(w, "reset link: %s\n", account.ResetLink(publicURL, token))
 	return nil
 }
 
@@ -244,11 +235,11 @@ func userAdd(fs *flag.FlagSet) func(context.Context, *admin) error {
 			return nil
 		}
 		// No password given: the user chooses one through a reset link.
-		token, err := a.svc.IssueResetToken(ctx, u.Email, a.by)
+		token, expires, err := a.svc.IssueResetToken(ctx, u.Email, a.by)
 		if err != nil {
 			return err
 		}
-		return printResetToken(a.stdout, *publicURL, u.Email, token)
+		return printResetToken(a.stdout, *publicURL, u.Email, token, expires, a.svc.Config().ResetTTL)
 	}
 }
 
@@ -298,15 +289,11 @@ func userList(fs *flag.FlagSet) func(context.Context, *admin) error {
 
 // hashScheme names the scheme of a stored hash, never the hash.
 func hashScheme(h string) string {
-	switch {
-	case h == "":
+	if h == "" {
 		return "none"
-	case strings.HasPrefix(h, "$argon2id$"):
-		return "argon2id"
-	case strings.HasPrefix(h, "pbkdf2_sha256$"):
-		return "pbkdf2_sha256"
-	case strings.HasPrefix(h, "$2"):
-		return "bcrypt"
+	}
+	if s := password.Scheme(h); s != "" {
+		return s
 	}
 	return "unknown"
 }
@@ -317,7 +304,8 @@ func userDeactivate(fs *flag.FlagSet) func(context.Context, *admin) error {
 		if err := a.svc.DeactivateUser(ctx, *email, a.by); err != nil {
 			return err
 		}
-		fmt.Fprintf(a.stdout, "user %s deactivated; its auth and reset tokens are revoked\n", strings.ToLower(strings.TrimSpace(*email)))
+		e, _ := account.NormalizeEmail("email", *email) // DeactivateUser accepted it
+		fmt.Fprintf(a.stdout, "user %s deactivated; its auth and reset tokens are revoked\n", e)
 		return nil
 	}
 }
@@ -326,11 +314,12 @@ func userResetLink(fs *flag.FlagSet) func(context.Context, *admin) error {
 	email := fs.String("email", "", required+"the user's e-mail address")
 	publicURL := resetLinkFlag(fs)
 	return func(ctx context.Context, a *admin) error {
-		token, err := a.svc.IssueResetToken(ctx, *email, a.by)
+		token, expires, err := a.svc.IssueResetToken(ctx, *email, a.by)
 		if err != nil {
 			return err
 		}
-		return printResetToken(a.stdout, *publicURL, strings.ToLower(strings.TrimSpace(*email)), token)
+		e, _ := account.NormalizeEmail("email", *email) // IssueResetToken accepted it
+		return printResetToken(a.stdout, *publicURL, e, token, expires, a.svc.Config().ResetTTL)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -291,5 +292,56 @@ func sqlExec(t *testing.T, path, query string, args ...any) {
 	defer db.Close()
 	if _, err := db.Exec(query, args...); err != nil {
 		t.Fatalf("%s: %v", query, err)
+	}
+}
+
+// runInProcess runs cruxd's run with args and an empty environment, and
+// returns stdout, stderr and the exit code.
+func runInProcess(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), args, &out, &errOut, func(string) string { return "" })
+	return out.String(), errOut.String(), code
+}
+
+// TestAdminUsesServeSettings: the admin commands build their Service from
+// the flags serve reads. `user reset-link --reset-ttl 10m` stores a token
+// that lives 10 minutes and says so, and --no-migrate is honoured on
+// SQLite.
+func TestAdminUsesServeSettings(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "cruxd.db")
+	if _, errOut, code := runInProcess(t, "user", "list", "--db", db, "--no-migrate"); code != 1 || !strings.Contains(errOut, "run cruxd migrate") {
+		t.Errorf("--no-migrate on a new SQLite file: exit %d, stderr %q", code, errOut)
+	}
+	// import reads no stdin, which the test process may or may not have.
+	users := filepath.Join(t.TempDir(), "users.jsonl")
+	rec := `{"email": "alice@acme.example", "organization": "Acme Retail", "org_type": "RETAILER", "password_hash": "` + bcrypt2b + `"}` + "\n"
+	if err := os.WriteFile(users, []byte(rec), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"migrate", "--db", db},
+		{"import", users, "--db", db, "--no-migrate"},
+	} {
+		if _, errOut, code := runInProcess(t, args...); code != 0 {
+			t.Fatalf("cruxd %v: exit %d: %s", args, code, errOut)
+		}
+	}
+	out, errOut, code := runInProcess(t, "user", "reset-link", "--db", db, "--email", "Alice@Acme.example", "--reset-ttl", "10m")
+	if code != 0 || !tokenLine.MatchString(out) || !strings.Contains(out, "(in 10 minutes)") {
+		t.Fatalf("user reset-link --reset-ttl 10m: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	// The newest token's row: created and expiry come from one clock reading.
+	raw, err := sql.Open("sqlite", db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	var life int64
+	if err := raw.QueryRow(`SELECT expires_at - created_at FROM reset_tokens ORDER BY created_at DESC LIMIT 1`).Scan(&life); err != nil {
+		t.Fatal(err)
+	}
+	if time.Duration(life) != 10*time.Minute {
+		t.Errorf("stored token lives %v, want 10m", time.Duration(life))
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cruxd/cruxd/internal/account"
 	"github.com/cruxd/cruxd/internal/mail"
+	"github.com/cruxd/cruxd/internal/password"
 )
 
 // config is everything a cruxd process is told through flags, their
@@ -64,9 +65,17 @@ func envName(flagName string) string {
 	return "CRUXD_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
-// newFlagSet defines the flags shared by every subcommand that opens the
-// database, plus those of serve when serve is true.
-func newFlagSet(name string, c *config, serve bool, stderr io.Writer) *flag.FlagSet {
+// Which flags a command takes: each level adds to the one before.
+type flagLevel int
+
+const (
+	dbFlags      flagLevel = iota // the database: migrate
+	serviceFlags                  // and the Service's settings: the admin commands
+	serveFlags                    // and the server's: serve
+)
+
+// newFlagSet defines the flags of a command at level.
+func newFlagSet(name string, c *config, level flagLevel, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.Config, "config", "", "a YAML file of settings keyed by flag name; flags and the environment win over it")
@@ -74,19 +83,22 @@ func newFlagSet(name string, c *config, serve bool, stderr io.Writer) *flag.Flag
 	fs.IntVar(&c.PoolSize, "pool-size", 10, "PostgreSQL: connections in the pool")
 	fs.DurationVar(&c.StatementTimeout, "statement-timeout", 5*time.Second, "PostgreSQL: statement timeout")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
-	fs.IntVar(&c.MinPasswordLen, "min-password-length", 15, "shortest password accepted (8 at least)")
 	fs.BoolVar(&c.AllowNewerSchema, "allow-newer-schema", false, "open a database migrated by a newer cruxd, declaring its newer migrations compatible (only when its release notes say so)")
 	fs.Int64Var(&c.WALLimitMiB, "wal-limit-mib", 0, "SQLite: WAL size in MiB past which writes answer 503 while a read transaction keeps it from being checkpointed (0: half the free room beside the database at start, 8 to 256)")
-	if serve {
+	if level >= serviceFlags {
+		fs.BoolVar(&c.NoMigrate, "no-migrate", false, "do not apply database migrations at start: fail unless cruxd migrate applied them")
+		fs.IntVar(&c.MinPasswordLen, "min-password-length", password.DefaultMinLength, fmt.Sprintf("shortest password accepted (%d at least)", password.FloorMinLength))
+		fs.DurationVar(&c.ResetTTL, "reset-ttl", account.DefaultResetTTL, "lifetime of a reset token")
+		fs.DurationVar(&c.AuthTTL, "auth-ttl", account.DefaultAuthTTL, "lifetime of an auth token (login session)")
+		fs.IntVar(&c.HashConcurrency, "hash-concurrency", 0, "password hashes run at once (0: one per CPU)")
+		fs.DurationVar(&c.HashWait, "hash-wait", account.DefaultHashWait, "how long a hash may wait for a slot before 503")
+	}
+	if level >= serveFlags {
 		fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "address to listen on")
 		fs.StringVar(&c.Mode, "mode", string(account.Sandbox), "environment: sandbox or production")
 		fs.StringVar(&c.PublicURL, "public-url", "", "URL users reach cruxd at, for the links in mails (production: required, https unless loopback)")
 		fs.StringVar(&c.SMTPURL, "smtp-url", "", "SMTP server: smtp://[user:pass@]host:port (production: required)")
 		fs.StringVar(&c.MailFrom, "mail-from", "cruxd <no-reply@localhost>", "From address of mails")
-		fs.DurationVar(&c.ResetTTL, "reset-ttl", 2*time.Hour, "lifetime of a reset token")
-		fs.DurationVar(&c.AuthTTL, "auth-ttl", 30*24*time.Hour, "lifetime of an auth token (login session)")
-		fs.IntVar(&c.HashConcurrency, "hash-concurrency", 0, "password hashes run at once (0: one per CPU)")
-		fs.DurationVar(&c.HashWait, "hash-wait", 500*time.Millisecond, "how long a hash may wait for a slot before 503")
 		fs.Var(&c.TrustedProxies, "trusted-proxy", "CIDR of a proxy whose X-Forwarded-For is believed (repeat or comma-separate)")
 		fs.BoolVar(&c.Limits, "limits", false, "apply the abuse limits (always on in production)")
 		l, d := &c.LimitValues, account.ProductionLimits
@@ -97,8 +109,7 @@ func newFlagSet(name string, c *config, serve bool, stderr io.Writer) *flag.Flag
 		fs.IntVar(&l.FailedLoginsPerUserIP, "limit-login-account", d.FailedLoginsPerUserIP, "limit: failed logins for one username from one client IP in 15 minutes (0: no limit)")
 		fs.IntVar(&l.FailedLoginsPerUserHour, "limit-login-account-hour", d.FailedLoginsPerUserHour, "limit: failed logins for one username an hour from client IPs that did not log in to it (0: no limit)")
 		fs.DurationVar(&c.MailLease, "mail-lease", account.OutboxLease, "how long a mail being sent is leased: a mail whose sender died is sent again after it (lower it for tests)")
-		fs.DurationVar(&c.MailRetryMin, "mail-retry-min", 30*time.Second, "wait before retrying a failed mail, doubled each time up to 1h; retried for 24h (lower it for tests)")
-		fs.BoolVar(&c.NoMigrate, "no-migrate", false, "do not apply database migrations at start")
+		fs.DurationVar(&c.MailRetryMin, "mail-retry-min", account.DefaultMailRetryMin, "wait before retrying a failed mail, doubled each time up to 1h; retried for 24h (lower it for tests)")
 		fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long in-flight requests may finish after SIGTERM")
 		fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "loopback host:port to serve /metrics (Prometheus) on, a listener apart from the API's, e.g. 127.0.0.1:9090; off when empty")
 		fs.StringVar(&c.PprofAddr, "pprof-addr", "", "loopback host:port to serve runtime profiles (net/http/pprof) on; off when empty")
@@ -135,8 +146,40 @@ func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) err
 	return applySources(fs, getenv)
 }
 
+// validateService checks the flags of every command that runs the Service.
+func (c *config) validateService() error {
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return fmt.Errorf("%w: --log-format must be text or json", errUsage)
+	}
+	if _, err := password.NewPolicy(c.MinPasswordLen); err != nil {
+		return fmt.Errorf("%w: --min-password-length: %v", errUsage, err)
+	}
+	return nil
+}
+
+// serviceConfig returns the Service settings of c, for serve and the admin
+// commands alike; obs may be nil.
+func (c *config) serviceConfig(obs account.Observer) account.Config {
+	mode := account.Mode(c.Mode)
+	return account.Config{
+		Mode:            mode,
+		ResetTTL:        c.ResetTTL,
+		AuthTTL:         c.AuthTTL,
+		HashConcurrency: c.HashConcurrency,
+		HashWait:        c.HashWait,
+		Limits:          account.LimitsInForce(mode, c.Limits, c.LimitValues),
+		Mail:            c.SMTPURL != "",
+		MailRetryMin:    c.MailRetryMin,
+		MailLease:       c.MailLease,
+		Observer:        obs,
+	}
+}
+
 // validate checks what serve needs before it touches anything.
 func (c *config) validate() error {
+	if err := c.validateService(); err != nil {
+		return err
+	}
 	switch account.Mode(c.Mode) {
 	case account.Sandbox:
 	case account.Production:
@@ -184,25 +227,10 @@ func (c *config) validate() error {
 	if err := checkLoopbackAddr("--metrics-addr", c.MetricsAddr); err != nil {
 		return err
 	}
-	if c.LogFormat != "text" && c.LogFormat != "json" {
-		return fmt.Errorf("%w: --log-format must be text or json", errUsage)
-	}
 	if c.ReadTimeout <= 0 {
 		return fmt.Errorf("%w: --read-timeout must be positive", errUsage)
 	}
-	if c.MinPasswordLen < 8 {
-		return fmt.Errorf("%w: --min-password-length must be 8 or more", errUsage)
-	}
 	return nil
-}
-
-// limits returns the abuse limits in force: the --limit-* values in
-// production or with --limits, none otherwise.
-func (c *config) limits() account.Limits {
-	if account.Mode(c.Mode) != account.Production && !c.Limits {
-		return account.Limits{}
-	}
-	return c.LimitValues
 }
 
 func isLoopback(host string) bool {

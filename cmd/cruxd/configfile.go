@@ -125,6 +125,6 @@ func applyConfigFile(fs *flag.FlagSet, path string, set map[string]bool) error {
 // the flags of serve, which include those every command shares.
 func settingNames() map[string]bool {
 	names := map[string]bool{}
-	newFlagSet("serve", new(config), true, io.Discard).VisitAll(func(f *flag.Flag) { names[f.Name] = true })
+	newFlagSet("serve", new(config), serveFlags, io.Discard).VisitAll(func(f *flag.Flag) { names[f.Name] = true })
 	return names
 }

@@ -88,7 +88,7 @@ limits: true
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var c config
-			err := parseFlags(newFlagSet("serve", &c, true, io.Discard), tc.args, envOf(tc.env))
+			err := parseFlags(newFlagSet("serve", &c, serveFlags, io.Discard), tc.args, envOf(tc.env))
 			if tc.wantErr != "" {
 				if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("error %v, want a usage error with %q", err, tc.wantErr)

@@ -17,7 +17,7 @@ func TestHelpNamesEnvTwins(t *testing.T) {
 		t.Fatalf("--help exited %d", code)
 	}
 	var c config
-	fs := newFlagSet("serve", &c, true, io.Discard)
+	fs := newFlagSet("serve", &c, serveFlags, io.Discard)
 	fs.VisitAll(func(f *flag.Flag) {
 		want := "--" + f.Name + " "
 		line := ""
@@ -37,7 +37,7 @@ func TestHelpNamesEnvTwins(t *testing.T) {
 func TestEnvTwinsApply(t *testing.T) {
 	env := map[string]string{"CRUXD_ADDR": "127.0.0.1:9999", "CRUXD_DB": "from-env.db"}
 	var c config
-	fs := newFlagSet("serve", &c, true, io.Discard)
+	fs := newFlagSet("serve", &c, serveFlags, io.Discard)
 	if err := parseFlags(fs, []string{"--db", "from-flag.db"}, func(k string) string { return env[k] }); err != nil {
 		t.Fatal(err)
 	}

@@ -90,9 +90,10 @@ func newLogger(format string, w io.Writer, level slog.Level) *slog.Logger {
 }
 
 // openService opens the database --db names and returns the Service on it,
-// with the argon2id hasher and the password policy of
-// --min-password-length. The caller closes the store.
-func openService(ctx context.Context, c *config, noMigrate bool, cfg account.Config, log *slog.Logger) (*account.Service, account.Store, error) {
+// with the settings of c.serviceConfig, the argon2id hasher and the
+// password policy of --min-password-length: serve and the admin commands
+// run the same Service. The caller closes the store.
+func openService(ctx context.Context, c *config, obs account.Observer, log *slog.Logger) (*account.Service, account.Store, error) {
 	hasher, err := password.NewHasher(password.DefaultParams)
 	if err != nil {
 		return nil, nil, err
@@ -101,11 +102,11 @@ func openService(ctx context.Context, c *config, noMigrate bool, cfg account.Con
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %v", errUsage, err)
 	}
-	store, err := openStore(ctx, c, noMigrate)
+	store, err := openStore(ctx, c, c.NoMigrate)
 	if err != nil {
 		return nil, nil, err
 	}
-	return account.NewService(store, hasher, policy, cfg, log), store, nil
+	return account.NewService(store, hasher, policy, c.serviceConfig(obs), log), store, nil
 }
 
 // isPostgresURL reports whether --db names a PostgreSQL database rather
@@ -142,7 +143,7 @@ func openStore(ctx context.Context, c *config, noMigrate bool) (account.Store, e
 		}
 	}
 	s, err := sqlite.OpenWith(ctx, c.DB, sqlite.Options{
-		WALLimit: c.WALLimitMiB << 20, AllowNewerSchema: c.AllowNewerSchema, Logger: c.log,
+		WALLimit: c.WALLimitMiB << 20, AllowNewerSchema: c.AllowNewerSchema, Logger: c.log, NoMigrate: noMigrate,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", c.DB, err)
@@ -167,7 +168,7 @@ func rootCause(err error) string {
 // runMigrate applies the migrations of --db and exits.
 func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	var c config
-	if err := parseFlags(newFlagSet("migrate", &c, false, stderr), args, getenv); err != nil {
+	if err := parseFlags(newFlagSet("migrate", &c, dbFlags, stderr), args, getenv); err != nil {
 		return err
 	}
 	s, err := openStore(ctx, &c, false)

@@ -22,7 +22,7 @@ import (
 // shuts down gracefully.
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	var c config
-	if err := parseFlags(newFlagSet("serve", &c, true, stderr), args, getenv); err != nil {
+	if err := parseFlags(newFlagSet("serve", &c, serveFlags, stderr), args, getenv); err != nil {
 		return err
 	}
 	if err := c.validate(); err != nil {
@@ -50,18 +50,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 
 	mode := account.Mode(c.Mode)
 	m := metrics.New(log)
-	svc, store, err := openService(ctx, &c, c.NoMigrate, account.Config{
-		Mode:            mode,
-		ResetTTL:        c.ResetTTL,
-		AuthTTL:         c.AuthTTL,
-		HashConcurrency: c.HashConcurrency,
-		HashWait:        c.HashWait,
-		Limits:          c.limits(),
-		Mail:            c.SMTPURL != "",
-		MailRetryMin:    c.MailRetryMin,
-		MailLease:       c.MailLease,
-		Observer:        m,
-	}, log)
+	svc, store, err := openService(ctx, &c, m, log)
 	if err != nil {
 		return err
 	}
@@ -103,7 +92,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		ProductName: c.ProductName,
 		ReturnURL:   c.ReturnURL,
 		MinLength:   c.MinPasswordLen,
-		LinkTTL:     c.ResetTTL,
+		LinkTTL:     svc.Config().ResetTTL,
 	}).Register(api.Handle)
 	srv := &http.Server{
 		Handler:           api,

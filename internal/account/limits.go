@@ -35,6 +35,16 @@ var ProductionLimits = Limits{
 	FailedLoginsPerUserHour:  20,
 }
 
+// LimitsInForce returns the abuse limits a Service in mode applies:
+// production always applies l; sandbox only when on (its callers are
+// developers, whose tests would trip the limits).
+func LimitsInForce(mode Mode, on bool, l Limits) Limits {
+	if mode != Production && !on {
+		return Limits{}
+	}
+	return l
+}
+
 // Limit is a fixed-window abuse limit: at most Max events per Window for each
 // subject (an IP, an address). A Max of 0 disables it.
 type Limit struct {

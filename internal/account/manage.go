@@ -3,6 +3,7 @@ package account
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // MsgNoSuchUser is the error of an admin action on an unknown address.
@@ -50,18 +51,18 @@ func (s *Service) DeactivateUser(ctx context.Context, email string, by Meta) err
 	return storeErr(err)
 }
 
-// IssueResetToken returns a new reset token for the active account of email,
-// whatever the mode: it is for an administrator, who hands the link over.
-// EINVALID for a malformed address; EUNPROCESSABLE when no active account
-// uses it.
-func (s *Service) IssueResetToken(ctx context.Context, email string, by Meta) (string, error) {
-	email, err := NormalizeEmail("email", email)
+// IssueResetToken returns a new reset token for the active account of email
+// and when it expires, whatever the mode: it is for an administrator, who
+// hands the link over. EINVALID for a malformed address; EUNPROCESSABLE when
+// no active account uses it.
+func (s *Service) IssueResetToken(ctx context.Context, email string, by Meta) (token string, expires time.Time, err error) {
+	email, err = NormalizeEmail("email", email)
 	if err != nil {
-		return "", err
+		return "", time.Time{}, err
 	}
-	token, err := newResetToken(s.Rand)
+	token, err = newResetToken(s.Rand)
 	if err != nil {
-		return "", err
+		return "", time.Time{}, err
 	}
 	now := s.now()
 	err = s.store.Update(ctx, func(tx Tx) error {
@@ -76,7 +77,7 @@ func (s *Service) IssueResetToken(ctx context.Context, email string, by Meta) (s
 			UserID: userID, IP: by.IP, UserAgent: by.UserAgent, Detail: "reset link issued by an administrator"})
 	})
 	if err != nil {
-		return "", storeErr(err)
+		return "", time.Time{}, storeErr(err)
 	}
-	return token, nil
+	return token, now.Add(s.cfg.ResetTTL), nil
 }

@@ -36,22 +36,29 @@ type PasswordPolicy interface {
 	Check(password, email string) error
 }
 
-// Config holds the Service's settings; zero fields take the defaults of
-// API.md.
+// Defaults of Config (API.md's where it sets them).
+const (
+	DefaultResetTTL     = 2 * time.Hour
+	DefaultAuthTTL      = 30 * 24 * time.Hour
+	DefaultHashWait     = 500 * time.Millisecond
+	DefaultMailRetryMin = 30 * time.Second
+)
+
+// Config holds the Service's settings; zero fields take the defaults.
 type Config struct {
 	Mode            Mode
-	ResetTTL        time.Duration // default 2h
+	ResetTTL        time.Duration // default DefaultResetTTL
 	LiveResetTokens int           // default 3
 	LiveAuthTokens  int           // a user's auth tokens; a login revokes the oldest past it; default 10
 	HashConcurrency int           // hashes run at once; default GOMAXPROCS
-	HashWait        time.Duration // how long a hash may queue before ErrOverloaded; default 500ms
-	Limits          Limits
-	AuthTTL         time.Duration // lifetime of an auth token; default 30 days
+	HashWait        time.Duration // how long a hash may queue before ErrOverloaded; default DefaultHashWait
+	Limits          Limits        // the limits applied, none when zero: see LimitsInForce
+	AuthTTL         time.Duration // lifetime of an auth token; default DefaultAuthTTL
 	// Mail says whether mails are delivered (an SMTP server is configured).
 	// In sandbox without it, nothing is queued and the log notes "not sent".
 	Mail bool
 	// A mail whose delivery failed is retried after MailRetryMin (default
-	// 30s), then after twice as long each time up to MailRetryMax (default
+	// DefaultMailRetryMin), then after twice as long each time up to MailRetryMax (default
 	// 1h), until MailRetryFor (default 24h) has passed since it was queued.
 	MailRetryMin time.Duration
 	MailRetryMax time.Duration
@@ -69,10 +76,10 @@ func (c *Config) setDefaults() {
 		c.Mode = Sandbox
 	}
 	if c.ResetTTL <= 0 {
-		c.ResetTTL = 2 * time.Hour
+		c.ResetTTL = DefaultResetTTL
 	}
 	if c.AuthTTL <= 0 {
-		c.AuthTTL = 30 * 24 * time.Hour
+		c.AuthTTL = DefaultAuthTTL
 	}
 	if c.LiveResetTokens <= 0 {
 		c.LiveResetTokens = 3
@@ -84,10 +91,10 @@ func (c *Config) setDefaults() {
 		c.HashConcurrency = runtime.GOMAXPROCS(0)
 	}
 	if c.HashWait <= 0 {
-		c.HashWait = 500 * time.Millisecond
+		c.HashWait = DefaultHashWait
 	}
 	if c.MailRetryMin <= 0 {
-		c.MailRetryMin = 30 * time.Second
+		c.MailRetryMin = DefaultMailRetryMin
 	}
 	if c.MailRetryMax <= 0 {
 		c.MailRetryMax = time.Hour

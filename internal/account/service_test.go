@@ -280,3 +280,57 @@ func TestReady(t *testing.T) {
 		t.Error("Ready on a closed store: nil")
 	}
 }
+
+// TestAddressesInAnyCase: the Service normalises every address it is given,
+// so the stores match them as they are.
+func TestAddressesInAnyCase(t *testing.T) {
+	ctx := context.Background()
+	svc, _ := MustOpenService(t, account.Config{})
+	tok := mustReset(t, svc, "  RBreslawski@CruxSupplier.com ")
+	if err := svc.CompleteReset(ctx, tok, goodPW, account.Meta{}); err != nil {
+		t.Fatalf("complete the reset asked in another case: %v", err)
+	}
+	if _, err := svc.Login(ctx, "RBRESLAWSKI@cruxsupplier.com", goodPW, account.Meta{}); err != nil {
+		t.Errorf("login in another case: %v", err)
+	}
+	if _, _, err := svc.IssueResetToken(ctx, " RBreslawski@CRUXSUPPLIER.com", account.Meta{}); err != nil {
+		t.Errorf("admin reset link in another case: %v", err)
+	}
+	if err := svc.DeactivateUser(ctx, "RBreslawski@CruxSupplier.com ", account.Meta{}); err != nil {
+		t.Errorf("deactivate in another case: %v", err)
+	}
+}
+
+func TestLimitsInForce(t *testing.T) {
+	l := account.ProductionLimits
+	if got := account.LimitsInForce(account.Production, false, l); got != l {
+		t.Errorf("production without --limits: %+v, want %+v", got, l)
+	}
+	if got := account.LimitsInForce(account.Sandbox, false, l); got != (account.Limits{}) {
+		t.Errorf("sandbox: %+v, want none", got)
+	}
+	if got := account.LimitsInForce(account.Sandbox, true, l); got != l {
+		t.Errorf("sandbox with --limits: %+v, want %+v", got, l)
+	}
+}
+
+// TestAdminResetTokenLifetime: a token an administrator issues lives
+// Config.ResetTTL, as one asked for by mail does.
+func TestAdminResetTokenLifetime(t *testing.T) {
+	ctx := context.Background()
+	svc, clock := MustOpenService(t, account.Config{ResetTTL: 10 * time.Minute})
+	tok, expires, err := svc.IssueResetToken(ctx, roy, account.Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := clock.Now().Add(10 * time.Minute); !expires.Equal(want) {
+		t.Errorf("expires %v, want %v", expires, want)
+	}
+	clock.Advance(10*time.Minute - time.Second)
+	if _, err := svc.ValidateReset(ctx, tok); err != nil {
+		t.Errorf("a second before expiry: %v", err)
+	}
+	clock.Advance(time.Second)
+	_, err = svc.ValidateReset(ctx, tok)
+	wantCode(t, err, account.ENOTFOUND)
+}

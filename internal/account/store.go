@@ -45,7 +45,8 @@ type Organizations interface {
 	OrganizationByName(ctx context.Context, name string) (*Organization, error)
 }
 
-// Users stores accounts. Lookups fill the user's Org.
+// Users stores accounts. Lookups fill the user's Org. Addresses come in
+// NormalizeEmail's form: stores save and match them as they are.
 type Users interface {
 	CountUsers(ctx context.Context) (int, error)
 	CreateUser(ctx context.Context, u *User) error // sets u.ID

@@ -17,13 +17,13 @@ import (
 // It is cheap enough to check every row of an import.
 func (h *Hasher) CheckHash(encoded string) error {
 	l := h.lim()
-	switch {
-	case strings.HasPrefix(encoded, "$argon2id$"):
+	switch Scheme(encoded) {
+	case SchemeArgon2id:
 		_, err := parseArgon2id(l, encoded)
 		return err
-	case strings.HasPrefix(encoded, "pbkdf2_sha256$"):
+	case SchemePBKDF2:
 		return checkDjangoPBKDF2(l, encoded)
-	case strings.HasPrefix(encoded, "$2"):
+	case SchemeBcrypt:
 		return checkBcrypt(l, encoded)
 	}
 	return ErrUnknownFormat

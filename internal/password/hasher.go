@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"sync"
 
 	"golang.org/x/crypto/argon2"
@@ -157,15 +156,15 @@ func (h *Hasher) Hash(plain string) (string, error) {
 // whose cost exceeds those limits, an error wrapping ErrMalformed. Errors
 // never contain the password or the hash's salt or key.
 func (h *Hasher) Verify(plain, encoded string) (ok, rehash bool, err error) {
-	switch {
-	case strings.HasPrefix(encoded, "$argon2id$"):
+	switch Scheme(encoded) {
+	case SchemeArgon2id:
 		var same bool
 		ok, same, err = h.verifyArgon2id(plain, encoded)
 		return ok, ok && !same, err
-	case strings.HasPrefix(encoded, "pbkdf2_sha256$"):
+	case SchemePBKDF2:
 		ok, err = verifyDjangoPBKDF2(h.lim(), plain, encoded)
 		return ok, ok, err
-	case strings.HasPrefix(encoded, "$2"):
+	case SchemeBcrypt:
 		ok, err = verifyBcrypt(h.lim(), plain, encoded)
 		return ok, ok, err
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -72,13 +71,12 @@ func (t *tx) CreateUser(ctx context.Context, u *account.User) error {
 	if perms == nil {
 		perms = []string{}
 	}
-	email := normalizeEmail(u.Email)
 	err := t.tx.QueryRow(ctx, `
 		INSERT INTO users (uuid, person_uuid, org_id, email, first_name, last_name, phone, job_title,
 			status, password_hash, permissions, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 		ON CONFLICT DO NOTHING RETURNING id`,
-		u.UUID, u.PersonUUID, u.OrgID, email, u.FirstName, u.LastName, u.Phone, u.JobTitle,
+		u.UUID, u.PersonUUID, u.OrgID, u.Email, u.FirstName, u.LastName, u.Phone, u.JobTitle,
 		string(u.Status), u.PasswordHash, perms, u.CreatedAt).Scan(&u.ID)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
@@ -88,14 +86,8 @@ func (t *tx) CreateUser(ctx context.Context, u *account.User) error {
 	case err != nil:
 		return wrap("create user", err)
 	}
-	u.Email = email
 	return nil
 }
-
-// normalizeEmail is the normal form of account.NormalizeEmail, applied here
-// too so that the unique key and lookups never depend on the caller: done in
-// Go, as PostgreSQL's lower() depends on the database's locale.
-func normalizeEmail(e string) string { return strings.ToLower(strings.TrimSpace(e)) }
 
 // userColumns selects a user joined with its organization, in the order
 // scanUser reads them.
@@ -140,7 +132,7 @@ func (t *tx) UserByID(ctx context.Context, id int64) (*account.User, error) {
 }
 
 func (t *tx) UserByEmail(ctx context.Context, email string) (*account.User, error) {
-	return t.user(ctx, "find user by e-mail", "u.email = $1", normalizeEmail(email))
+	return t.user(ctx, "find user by e-mail", "u.email = $1", email)
 }
 
 func (t *tx) UserByUUID(ctx context.Context, uuid string) (*account.User, error) {

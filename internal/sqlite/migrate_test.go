@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cruxd/cruxd/internal/account"
+	"github.com/cruxd/cruxd/internal/sqlite"
 )
 
 // rawDB opens the database file with database/sql alone, as another
@@ -125,5 +126,30 @@ func TestUpgradeKeepsResetTokens(t *testing.T) {
 	}
 	if _, err := svc.ValidateReset(ctx, legacyLive); account.ErrorCode(err) != account.ENOTFOUND {
 		t.Errorf("ValidateReset(spent old token): %v, want ENOTFOUND", err)
+	}
+}
+
+// TestOpenNoMigrate: `--no-migrate` on SQLite applies nothing and fails on a
+// database nobody migrated, and opens one whose migrations were applied.
+func TestOpenNoMigrate(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "cruxd.db")
+	noMigrate := sqlite.Options{NoMigrate: true}
+	if s, err := sqlite.OpenWith(ctx, path, noMigrate); err == nil {
+		s.Close()
+		t.Fatal("NoMigrate on a new file succeeded")
+	}
+	var n int
+	if err := rawDB(t, path).QueryRow(`SELECT count(*) FROM sqlite_schema`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("NoMigrate wrote a schema: %d objects, %v", n, err)
+	}
+	mustOpenPath(t, path).Close() // migrates
+	s, err := sqlite.OpenWith(ctx, path, noMigrate)
+	if err != nil {
+		t.Fatalf("NoMigrate after the migrations: %v", err)
+	}
+	defer s.Close()
+	if err := s.Ping(ctx); err != nil {
+		t.Errorf("Ping: %v", err)
 	}
 }

@@ -76,6 +76,9 @@ type Options struct {
 	// checkpoint (EUNAVAILABLE while a reader prevents it); 0 means half
 	// the room free beside the database at Open, from 8 to 256 MiB.
 	WALLimit int64
+	// NoMigrate applies no migration: Open fails unless every one was
+	// applied already (by `cruxd migrate`).
+	NoMigrate bool
 	// AllowNewerSchema opens a database that a newer cruxd migrated
 	// (migrations this binary does not know), declaring them compatible.
 	AllowNewerSchema bool
@@ -134,7 +137,7 @@ func OpenWith(ctx context.Context, path string, opt Options) (_ *Store, err erro
 	if err := quickCheck(ctx, c, log); err != nil {
 		return nil, err
 	}
-	if s.latest, err = migrate(ctx, c); err != nil {
+	if s.latest, err = migrate(ctx, c, !opt.NoMigrate); err != nil {
 		return nil, s.health.fault(err)
 	}
 	if err := checkSchema(ctx, c, s.latest, opt.AllowNewerSchema, log); err != nil {
@@ -333,14 +336,16 @@ const (
 
 // migrate applies the embedded migrations the database lacks, each in its
 // own transaction recorded in schema_migrations, and returns the newest
-// version.
-func migrate(ctx context.Context, c *sql.Conn) (int, error) {
+// version. Unless apply, it applies none and fails on the first one missing.
+func migrate(ctx context.Context, c *sql.Conn, apply bool) (int, error) {
 	const create = `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version    INTEGER PRIMARY KEY,
 		applied_at INTEGER NOT NULL
 	) STRICT`
-	if _, err := c.ExecContext(ctx, create); err != nil {
-		return 0, fmt.Errorf("create schema_migrations: %w", err)
+	if apply {
+		if _, err := c.ExecContext(ctx, create); err != nil {
+			return 0, fmt.Errorf("create schema_migrations: %w", err)
+		}
 	}
 	names, err := fs.Glob(migrationFS, "migrations/*.up.sql")
 	if err != nil {
@@ -367,6 +372,13 @@ func migrate(ctx context.Context, c *sql.Conn) (int, error) {
 			return 0, fmt.Errorf("migration %d defined twice", m.version)
 		}
 		latest = m.version
+		if !apply {
+			var v int
+			if err := c.QueryRowContext(ctx, sqlLatestMigration, m.version).Scan(&v); err != nil {
+				return 0, fmt.Errorf("migration %d not applied (run cruxd migrate): %w", m.version, err)
+			}
+			continue
+		}
 		if err := applyMigration(ctx, c, m.version, m.name); err != nil {
 			return 0, err
 		}

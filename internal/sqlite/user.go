@@ -52,7 +52,7 @@ func (t *tx) CountUsers(context.Context) (int, error) {
 	return n, nil
 }
 
-// CreateUser inserts u, its e-mail address normalized, and sets u.ID;
+// CreateUser inserts u and sets u.ID;
 // ECONFLICT if the address or UUID is taken, ENOTFOUND if u.OrgID names no
 // organization, EINVALID for a permission name holding a comma.
 func (t *tx) CreateUser(_ context.Context, u *account.User) error {
@@ -66,8 +66,7 @@ func (t *tx) CreateUser(_ context.Context, u *account.User) error {
 	}
 	const q = `INSERT INTO users (uuid, person_uuid, org_id, email, first_name, last_name, phone, job_title,
 		status, password_hash, permissions, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	email := normalizeEmail(u.Email)
-	res, err := t.exec(q, u.UUID, u.PersonUUID, u.OrgID, email, u.FirstName, u.LastName, u.Phone, u.JobTitle,
+	res, err := t.exec(q, u.UUID, u.PersonUUID, u.OrgID, u.Email, u.FirstName, u.LastName, u.Phone, u.JobTitle,
 		string(u.Status), u.PasswordHash, strings.Join(u.Permissions, ","), unixNano(u.CreatedAt))
 	if err != nil {
 		return classify(err, "insert user", account.MsgUserAlreadyExists, "organization not found")
@@ -76,13 +75,9 @@ func (t *tx) CreateUser(_ context.Context, u *account.User) error {
 	if err != nil {
 		return fmt.Errorf("insert user: %w", err)
 	}
-	u.ID, u.Email = id, email
+	u.ID = id
 	return nil
 }
-
-// normalizeEmail is account.NormalizeEmail's normal form, without its
-// validation: the store keys users by it.
-func normalizeEmail(e string) string { return strings.ToLower(strings.TrimSpace(e)) }
 
 // selectUser reads a user and its organization.
 const selectUser = `SELECT u.id, u.uuid, u.person_uuid, u.org_id, u.email, u.first_name, u.last_name,
@@ -135,10 +130,10 @@ func (t *tx) UserByID(_ context.Context, id int64) (*account.User, error) {
 	return t.userBy(sqlUserByID, id)
 }
 
-// UserByEmail returns the user with that address (matched in its
-// normalized form), its Org filled; ENOTFOUND if none.
+// UserByEmail returns the user with that address, its Org filled; ENOTFOUND
+// if none.
 func (t *tx) UserByEmail(_ context.Context, email string) (*account.User, error) {
-	return t.userBy(sqlUserByEmail, normalizeEmail(email))
+	return t.userBy(sqlUserByEmail, email)
 }
 
 // UserByUUID returns the user with that UUID, its Org filled; ENOTFOUND if
