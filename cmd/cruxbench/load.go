@@ -166,7 +166,7 @@ func expiredTokens(r *mrand.Rand, ids []int64, n int, now time.Time) []expiredTo
 			}
 		}
 		created := now.Add(-4*time.Hour - time.Duration(r.Int64N(int64(22*time.Hour))))
-		ts[i] = expiredToken{d, ids[r.IntN(len(ids))], created, created.Add(2 * time.Hour)}
+		ts[i] = expiredToken{d, ids[r.IntN(len(ids))], created, created.Add(account.DefaultResetTTL)}
 	}
 	return ts
 }
