@@ -5,7 +5,8 @@
 
 (function () {
   var body = document.body;
-  var minLength = Number(body.getAttribute('data-min-length')) || 15;
+  // The server renders the policy's minimum here (internal/web).
+  var minLength = Number(body.getAttribute('data-min-length'));
   var announcer = document.getElementById('announce');
 
   // announce tells screen readers what just happened. Emptying the region
