@@ -174,7 +174,7 @@ func TestProductionReset(t *testing.T) {
 		t.Fatalf("validate mailed token: %d %s", r.Status, r.Body)
 	}
 	r = p.Do(t, "POST", "/organizations/complete-password/", map[string]string{"password": newPW, "token": tok},
-		"User-Agent", "cruxd-test/1.0 (production)")
+		"User-Agent", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0")
 	if r.Status != 204 {
 		t.Fatalf("complete: %d %s", r.Status, r.Body)
 	}
@@ -189,7 +189,7 @@ func TestProductionReset(t *testing.T) {
 	if notice == nil {
 		t.Fatalf("no password-changed mail among %v", msgs)
 	}
-	for _, want := range []string{"cruxd-test/1.0 (production)", "127.0.0.1", prodPublicURL + "/reset-password/", "UTC"} {
+	for _, want := range []string{"Firefox on Linux", "127.0.0.1", prodPublicURL + "/reset-password/", "UTC"} {
 		if !strings.Contains(notice.Text, want) {
 			t.Errorf("password-changed mail lacks %q:\n%s", want, notice.Text)
 		}

@@ -296,6 +296,8 @@ func TestAddressesInAnyCase(t *testing.T) {
 	if _, _, err := svc.IssueResetToken(ctx, " RBreslawski@CRUXSUPPLIER.com", account.Meta{}); err != nil {
 		t.Errorf("admin reset link in another case: %v", err)
 	}
+	_, err := svc.CreateUser(ctx, account.NewUser{OrgName: "Crux Supplier", Email: "RBRESLAWSKI@CruxSupplier.com"})
+	wantCode(t, err, account.ECONFLICT)
 	if err := svc.DeactivateUser(ctx, "RBreslawski@CruxSupplier.com ", account.Meta{}); err != nil {
 		t.Errorf("deactivate in another case: %v", err)
 	}
