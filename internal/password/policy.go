@@ -106,13 +106,23 @@ func (p Policy) Check(password, email string) error {
 // sameAsEmail reports whether key (NFKC, lower case) is the address or its
 // local part, compared the same way.
 func sameAsEmail(key, email string) bool {
+	for _, e := range emailKeys(email) {
+		if key == e {
+			return true
+		}
+	}
+	return false
+}
+
+// emailKeys returns the address and its local part (when it has one), NFKC
+// and lower case, or nothing for an empty address.
+func emailKeys(email string) []string {
 	e := strings.ToLower(norm.NFKC.String(strings.TrimSpace(email)))
 	if e == "" {
-		return false
+		return nil
 	}
-	if key == e {
-		return true
+	if at := strings.LastIndexByte(e, '@'); at > 0 {
+		return []string{e, e[:at]}
 	}
-	at := strings.LastIndexByte(e, '@')
-	return at > 0 && key == e[:at]
+	return []string{e}
 }

@@ -1,7 +1,6 @@
 package password
 
 import (
-	"strings"
 	"unicode/utf8"
 
 	"github.com/trustelem/zxcvbn"
@@ -27,19 +26,12 @@ func guessable(pw, email string) string {
 	if utf8.RuneCountInString(pw) > strengthPrefix {
 		pw = string([]rune(pw)[:strengthPrefix])
 	}
-	var inputs []string
-	if e := strings.ToLower(strings.TrimSpace(email)); e != "" {
-		inputs = append(inputs, e)
-		if at := strings.LastIndexByte(e, '@'); at > 0 {
-			inputs = append(inputs, e[:at])
-		}
-	}
 	// The estimator's repeat matcher reads bytes, so a repeated non-ASCII
 	// character would pass it: few distinct characters is repetition too.
 	if distinct(pw) < minDistinct {
 		return tooEasy + "repeated characters or a repeated pattern."
 	}
-	r := zxcvbn.PasswordStrength(pw, inputs)
+	r := zxcvbn.PasswordStrength(pw, emailKeys(email))
 	if r.Score >= minScore {
 		return ""
 	}
