@@ -49,14 +49,10 @@ func crashRand(t *testing.T) *rand.Rand {
 // bound on every call.
 var crashClient = &http.Client{Timeout: 20 * time.Second}
 
-// call sends one JSON request; err is a transport failure (the process died
-// under it), when the outcome is unknown.
-func call(base, method, path string, body any) (int, []byte, error) {
-	return callAs(base, method, path, "", body)
-}
-
-// callAs is call with a User-Agent ("": Go's own).
-func callAs(base, method, path, userAgent string, body any) (int, []byte, error) {
+// call sends one JSON request with header's name, value pairs; err is a
+// transport failure (the process died under it), when the outcome is
+// unknown.
+func call(base, method, path string, body any, header ...string) (int, []byte, error) {
 	var rd io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
@@ -67,8 +63,8 @@ func callAs(base, method, path, userAgent string, body any) (int, []byte, error)
 		return 0, nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	if userAgent != "" {
-		req.Header.Set("User-Agent", userAgent)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
 	}
 	resp, err := crashClient.Do(req)
 	if err != nil {

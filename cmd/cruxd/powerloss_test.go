@@ -20,11 +20,12 @@ import (
 	"github.com/cruxd/cruxd/internal/testenv/powerfs"
 )
 
-// powerLossUA is the User-Agent of the production resets; the reset mail
-// names it, so each acknowledged request can be found in the mail.
-const powerLossUA = "cruxd-powerloss/"
+// The production resets come through a trusted proxy from a client address
+// that numbers them; the reset mail names the address, so each acknowledged
+// request can be found in the mail.
+func powerLossIP(n int) string { return fmt.Sprintf("10.%d.%d.%d", n>>16&255, n>>8&255, n&255) }
 
-var powerLossUARE = regexp.MustCompile(regexp.QuoteMeta(powerLossUA) + `(\d+)`)
+var powerLossIPRE = regexp.MustCompile(`IP address 10\.(\d+)\.(\d+)\.(\d+)`)
 
 // TestPowerLoss cuts the power under two cruxd processes whose SQLite
 // databases sit on powerfs, a file system that loses every write not yet
@@ -43,13 +44,13 @@ func TestPowerLoss(t *testing.T) {
 	sandboxArgs := []string{"--db", sandboxDB}
 	prodArgs := []string{"--mode", "production", "--db", prodDB, "--public-url", prodPublicURL, "--smtp-url", mp.SMTPURL(),
 		"--limit-reset-mails", "0", "--limit-reset-calls", "0", "--limit-login-ip", "0", "--limit-login-account", "0",
-		"--mail-retry-min", "100ms", "--mail-lease", "2s"}
+		"--mail-retry-min", "100ms", "--mail-lease", "2s", "--trusted-proxy", "127.0.0.1/32"}
 	rng := crashRand(t)
 	sb := newSandboxTraffic()
 	var (
 		mu         sync.Mutex // guards the production figures while traffic runs
 		seq        int
-		mailAcked  = map[int]bool{} // production resets answered 200, by User-Agent number
+		mailAcked  = map[int]bool{} // production resets answered 200, by client address number
 		mailUnsure int              // production resets a kill left unknown
 		cutLost    = map[string]int64{}
 		cutsWAL    int // cuts that dropped unsynced bytes of a -wal file
@@ -71,7 +72,8 @@ func TestPowerLoss(t *testing.T) {
 					seq++
 					n := seq
 					mu.Unlock()
-					status, body, err := callAs(prod.URL, "POST", "/organizations/reset-password/", powerLossUA+strconv.Itoa(n), map[string]string{"email": a.email})
+					status, body, err := call(prod.URL, "POST", "/organizations/reset-password/", map[string]string{"email": a.email},
+						"X-Forwarded-For", powerLossIP(n))
 					mu.Lock()
 					switch {
 					case err != nil:
@@ -113,7 +115,7 @@ func TestPowerLoss(t *testing.T) {
 	sp.Stop(t)
 	prod := cruxdtest.Start(t, prodArgs)
 	// Every acknowledged production reset is mailed, at least once. The
-	// mail names the request's User-Agent.
+	// mail names the request's client address.
 	mailed := map[int]bool{}
 	read := map[string]bool{}
 	var missing []int
@@ -124,9 +126,11 @@ func TestPowerLoss(t *testing.T) {
 				continue
 			}
 			read[m.ID] = true
-			if ua := powerLossUARE.FindStringSubmatch(mp.Message(t, m.ID).Text); ua != nil {
-				n, _ := strconv.Atoi(ua[1])
-				mailed[n] = true
+			if ip := powerLossIPRE.FindStringSubmatch(mp.Message(t, m.ID).Text); ip != nil {
+				a, _ := strconv.Atoi(ip[1])
+				b, _ := strconv.Atoi(ip[2])
+				c, _ := strconv.Atoi(ip[3])
+				mailed[a<<16|b<<8|c] = true
 			}
 		}
 		missing = missing[:0]
@@ -143,7 +147,7 @@ func TestPowerLoss(t *testing.T) {
 	prod.Stop(t)
 	if len(missing) > 0 {
 		slices.Sort(missing)
-		t.Errorf("%d of %d production resets answered 200 were never mailed (User-Agent numbers %v)\nlog:\n%s",
+		t.Errorf("%d of %d production resets answered 200 were never mailed (client address numbers %v)\nlog:\n%s",
 			len(missing), len(mailAcked), missing, tail(prod.Stderr(), 3000))
 	}
 	st := &sb.st
