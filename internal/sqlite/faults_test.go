@@ -106,6 +106,7 @@ func TestLongReaderWALBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer reader.Rollback() // should the test fail first: the unmount needs the file closed
 	var n int
 	if err := reader.QueryRow(`SELECT count(*) FROM organizations`).Scan(&n); err != nil {
 		t.Fatal(err)
