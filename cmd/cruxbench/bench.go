@@ -351,6 +351,9 @@ func (b *bench) cruxdArgs(db *database) []string {
 	if b.pprofAddr != "" {
 		args = append(args, "--pprof-addr", b.pprofAddr)
 	}
+	if b.o.PurgeDuring {
+		args = append(args, purgeSoonArgs...)
+	}
 	return append(args, b.serveArgs...)
 }
 

@@ -49,6 +49,7 @@ type options struct {
 	Batch         int
 	Purge         bool
 	PurgeServer   bool
+	PurgeDuring   bool
 	PurgeMax      time.Duration
 }
 
@@ -96,6 +97,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.PprofDir, "pprof-dir", "", "if set, run cruxd with --pprof-addr and save a CPU profile of every cruxd saturation attack here")
 	fs.BoolVar(&o.Purge, "purge", false, "at the end, run `cruxd purge --retention 1h` under Reset Password at -rate and report it")
 	fs.BoolVar(&o.PurgeServer, "purge-server", false, "with -purge: measure cruxd's own periodic purge (serve --purge-interval) instead of the `cruxd purge` process")
+	fs.BoolVar(&o.PurgeDuring, "purge-during", false, "run every cruxd with its periodic purge due after a second (serve --purge-interval 1s --purge-retention 1h), so that each attack meets the purge as a deployment's traffic does")
 	fs.DurationVar(&o.PurgeMax, "purge-max", 15*time.Minute, "longest the purge may run")
 	fs.IntVar(&o.Batch, "batch", 50_000, "rows per transaction when loading")
 	if err := fs.Parse(args); err != nil {

@@ -64,6 +64,9 @@ func (b *bench) measurePurge(reset *endpoint) *purgeResult {
 	return r
 }
 
+// purgeSoonArgs make cruxd serve start its periodic purge after a second.
+var purgeSoonArgs = []string{"--purge-interval", "1s", "--purge-retention", "1h"}
+
 var serverPurged = regexp.MustCompile(`msg=purged took=(\S+) reset_tokens=(\d+)`)
 
 // measureServerPurge restarts cruxd with its periodic purge due after a
@@ -74,7 +77,7 @@ func (b *bench) measureServerPurge(reset *endpoint) *purgeResult {
 	r := &purgeResult{what: "cruxd serve --purge-interval"}
 	b.proc.stop()
 	logStart := fileSize(b.log)
-	b.serveArgs = []string{"--purge-interval", "1s", "--purge-retention", "1h"}
+	b.serveArgs = purgeSoonArgs
 	defer func() { b.serveArgs = nil }()
 	if r.err = b.startCruxd(b.db); r.err != nil {
 		return r

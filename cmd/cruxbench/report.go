@@ -30,6 +30,9 @@ func (b *bench) report(eps []*endpoint) string {
 	p("- load: vegeta (library) over loopback in the same machine; saturation = %d requests in flight (%d for hash-bound calls) for %v; fixed rate for %v\n",
 		b.o.Workers, b.o.HashWorkers, b.o.Duration, b.o.FixedDuration)
 	p("- load average (1/5/15 min) before and after the measurements: %s → %s\n", b.loadAvg[0], b.loadAvg[1])
+	if b.o.PurgeDuring {
+		p("- cruxd's periodic purge ran during every attack (serve %s)\n", strings.Join(purgeSoonArgs, " "))
+	}
 	p("- argon2id (m=19 MiB, t=2, p=1) in-process, median of 7 (the faster of the medians at the start and before Login): %v a hash → bound = %d cores ÷ hash = **%.1f/s**\n",
 		b.hashTime.Round(10*time.Microsecond), b.cores, b.hashBound())
 	if b.parHash > 0 {
