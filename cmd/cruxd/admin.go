@@ -40,6 +40,14 @@ type admin struct {
 // runAdmin runs `cruxd <group> [<verb>] [flags]`: org add; user add, list,
 // deactivate, reset-link; purge; import; audit.
 func runAdmin(ctx context.Context, group string, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) error {
+	if isGroup(group) && (len(args) == 0 || isHelp(args[0])) {
+		if len(args) == 0 {
+			printGroup(stderr, group)
+			return fmt.Errorf("%w: cruxd %s needs a command", errUsage, group)
+		}
+		printGroup(stdout, group)
+		return flag.ErrHelp
+	}
 	name, cmd, err := pickAdmin(group, args)
 	if err != nil {
 		return err
@@ -83,12 +91,18 @@ func runAdmin(ctx context.Context, group string, args []string, stdin io.Reader,
 	return nil
 }
 
-// pickAdmin returns the full name and the command of group and args[0].
-func pickAdmin(group string, args []string) (string, adminCommand, error) {
-	verbs := map[string]map[string]adminCommand{
+// adminVerbs returns the commands of each group; each has its doc in
+// docs().
+func adminVerbs() map[string]map[string]adminCommand {
+	return map[string]map[string]adminCommand{
 		"org":  {"add": orgAdd},
 		"user": {"add": userAdd, "list": userList, "deactivate": userDeactivate, "reset-link": userResetLink},
 	}
+}
+
+// pickAdmin returns the full name and the command of group and args[0].
+func pickAdmin(group string, args []string) (string, adminCommand, error) {
+	verbs := adminVerbs()
 	switch group {
 	case "purge":
 		return "purge", purgeCmd, nil

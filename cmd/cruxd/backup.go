@@ -16,16 +16,7 @@ func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	db := fs.String("db", "cruxd.db", "the SQLite database file to copy")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: cruxd backup [--db FILE] DEST")
-		fmt.Fprintln(stderr, "Copies the SQLite database to the new file DEST while cruxd keeps serving it;")
-		fmt.Fprintln(stderr, "the copy holds every write acknowledged before the backup began.")
-		fmt.Fprintln(stderr, "Restore: stop cruxd, put DEST in place of the database file (remove its")
-		fmt.Fprintln(stderr, "-wal and -shm files), start cruxd. Example: cruxd backup --db /var/lib/cruxd/cruxd.db /var/backups/cruxd/cruxd-1.db")
-		fs.VisitAll(func(f *flag.Flag) {
-			fmt.Fprintf(stderr, "  --%s %s (env %s, default %q)\n", f.Name, f.Usage, envName(f.Name), f.DefValue)
-		})
-	}
+	fs.Usage = usageFunc(fs, "backup", stderr)
 	pos, err := parseInterspersed(fs, args, getenv)
 	if err != nil {
 		return err

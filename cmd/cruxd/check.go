@@ -19,6 +19,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	db := fs.String("db", "cruxd.db", "the SQLite database file to check")
+	fs.Usage = usageFunc(fs, "check", stderr)
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
 	}

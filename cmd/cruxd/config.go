@@ -120,14 +120,7 @@ func newFlagSet(name string, c *config, level flagLevel, stderr io.Writer) *flag
 		fs.DurationVar(&c.PurgeAuditRetention, "purge-audit-retention", 365*24*time.Hour, "periodic purge: keep audit events this long (1h at least)")
 		fs.DurationVar(&c.ReadTimeout, "read-timeout", 10*time.Second, "how long a client may take to send a request's headers, and its whole request")
 	}
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage of cruxd %s:\n", name)
-		fmt.Fprintln(stderr, "Each setting is a flag, its env twin, the file its env twin + _FILE names (for secrets),")
-		fmt.Fprintln(stderr, "or a key of the --config YAML file, in that order of precedence.")
-		fs.VisitAll(func(f *flag.Flag) {
-			fmt.Fprintf(stderr, "  --%s %s (env %s, default %q)\n", f.Name, f.Usage, envName(f.Name), f.DefValue)
-		})
-	}
+	fs.Usage = usageFunc(fs, name, stderr)
 	return fs
 }
 

@@ -1,17 +1,6 @@
-// Command cruxd serves the Crux password-reset and login API.
-//
-//	cruxd [serve] [flags]   run the server (the default)
-//	cruxd migrate [flags]   apply database migrations and exit
-//	cruxd backup [--db FILE] DEST                         an online copy of a SQLite database
-//	cruxd org add --name NAME --type RETAILER|SUPPLIER
-//	cruxd user add --org NAME --email E [--first F] [--last L]   (password on stdin, else a reset link)
-//	cruxd user list | user deactivate --email E | user reset-link --email E
-//	cruxd purge [--retention 168h] [--audit-retention 8760h]
-//	cruxd import FILE.jsonl                               accounts with their existing password hashes
-//	cruxd audit --email E                                 the audit trail of an address
-//	cruxd check --db FILE                                 SQLite's full integrity check; exit 1 on damage
-//
-// Every flag has an environment twin: --db is CRUXD_DB. See --help.
+// Command cruxd serves the Crux password-reset and login API, and runs the
+// commands that operate it: `cruxd help` lists them (docs in cli.go). Every
+// flag has an environment twin: --db is CRUXD_DB.
 package main
 
 import (
@@ -45,7 +34,10 @@ func main() {
 // one line on stderr, never a stack trace.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	cmd := "serve"
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+	switch {
+	case len(args) > 0 && isHelp(args[0]):
+		cmd, args = "help", args[1:]
+	case len(args) > 0 && !strings.HasPrefix(args[0], "-"):
 		cmd, args = args[0], args[1:]
 	}
 	var err error
@@ -60,8 +52,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = runAdmin(ctx, cmd, args, os.Stdin, stdout, stderr, getenv)
 	case "check":
 		err = runCheck(ctx, args, stdout, stderr, getenv)
+	case "version":
+		err = runVersion(stdout)
+	case "help":
+		err = runHelp(ctx, args, stdout, stderr, getenv)
 	default:
-		err = fmt.Errorf("%w: unknown command %q (commands: serve, migrate, backup, check, org, user, purge, import, audit)", errUsage, cmd)
+		err = fmt.Errorf("%w: unknown command %q ('cruxd help' lists the commands)", errUsage, cmd)
 	}
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
