@@ -108,7 +108,7 @@ func newFlagSet(name string, c *config, level flagLevel, stderr io.Writer) *flag
 		fs.IntVar(&l.FailedLoginsPerIPMinute, "limit-login-ip", d.FailedLoginsPerIPMinute, "limit: failed logins from one client IP a minute (0: no limit)")
 		fs.IntVar(&l.FailedLoginsPerUserIP, "limit-login-account", d.FailedLoginsPerUserIP, "limit: failed logins for one username from one client IP in 15 minutes (0: no limit)")
 		fs.IntVar(&l.FailedLoginsPerUserHour, "limit-login-account-hour", d.FailedLoginsPerUserHour, "limit: failed logins for one username an hour from client IPs that did not log in to it (0: no limit)")
-		fs.DurationVar(&c.MailLease, "mail-lease", account.OutboxLease, "how long a mail being sent is leased: a mail whose sender died is sent again after it (lower it for tests)")
+		fs.DurationVar(&c.MailLease, "mail-lease", account.OutboxLease, "how long a mail being sent is leased, renewed every third of it while the sender lives: a mail whose sender died is sent again after it (1s at least)")
 		fs.DurationVar(&c.MailRetryMin, "mail-retry-min", account.DefaultMailRetryMin, "wait before retrying a failed mail, doubled each time up to 1h; retried for 24h (lower it for tests)")
 		fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long in-flight requests may finish after SIGTERM")
 		fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "loopback host:port to serve /metrics (Prometheus) on, a listener apart from the API's, e.g. 127.0.0.1:9090; off when empty")
@@ -207,6 +207,9 @@ func (c *config) validate() error {
 		if _, err := mail.NewSMTP(c.SMTPURL, c.MailFrom, c.PublicURL, "cruxd"); err != nil {
 			return fmt.Errorf("%w: %v", errUsage, err)
 		}
+	}
+	if c.MailLease < time.Second {
+		return fmt.Errorf("%w: --mail-lease must be at least 1s", errUsage)
 	}
 	if c.MailRetryMin <= 0 {
 		return fmt.Errorf("%w: --mail-retry-min must be positive", errUsage)

@@ -2,8 +2,13 @@ package account
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"time"
@@ -19,21 +24,29 @@ type Mail struct {
 	CancelToken string        // the clear token of the "this wasn't me" link (MailReset only): it can only cancel
 	At          time.Time     // when the reset was asked for or the password changed
 	Meta        Meta          // who asked
+	// MessageID is the left part of the mail's Message-ID: the same on
+	// every send of one outbox message, so that a receiver can drop the
+	// copy a crash made us send twice; unique to the message and the
+	// database, and it tells nothing of either.
+	MessageID string
 }
 
-// Mailer sends one mail (internal/mail). An error means it was not accepted
-// by the server; the outbox retries it.
+// Mailer sends one mail (internal/mail). Once the server has accepted the
+// mail, Send calls accepted before it ends the session, and returns
+// accepted's error; any other error means the server did not accept the
+// mail, and the outbox retries it.
 type Mailer interface {
-	Send(ctx context.Context, m Mail) error
+	Send(ctx context.Context, m Mail, accepted func() error) error
 }
 
 // Outbox worker settings.
 const (
 	// OutboxLease is how long RunOutbox leases claimed messages by default
-	// (Config.MailLease): longer
-	// than mailHandleTimeout, so that a message is claimed again only when
-	// its worker died.
-	OutboxLease = 5 * time.Minute
+	// (Config.MailLease). The worker renews the lease of the messages in
+	// hand every third of it, so a message is claimed again only when its
+	// worker died or lost the store for that long; then it goes out within
+	// seconds.
+	OutboxLease = 15 * time.Second
 	// OutboxBatch is how many messages RunOutbox claims at a time.
 	OutboxBatch = 16
 	// mailHandleTimeout bounds the handling of one message once started.
@@ -45,11 +58,18 @@ const (
 )
 
 // DeliverMail claims up to batch due outbox messages, leased for lease, and
-// delivers them, a few at once. Each message is handled on its own: one
-// that fails is recorded as MailFailed with its next try, and never holds
-// up the others. It returns how many messages were handled (sent, failed,
-// dropped or given up) and the store errors met; a message whose outcome
-// could not be recorded is claimed again when its lease lapses.
+// delivers them, a few at once, renewing the lease of those in hand every
+// third of lease. Each message is handled on its own: one that fails is
+// recorded as MailFailed with its next try, and never holds up the others.
+// It returns how many messages were handled (sent, failed, dropped or given
+// up) and the store errors met; a message whose outcome could not be
+// recorded is claimed again when its lease lapses.
+//
+// Delivery is at least once: a process that dies between the SMTP
+// server's acceptance and the record of it leaves a message that is sent
+// again once its lease lapses, with the same Message-ID. The outcome is
+// recorded right after the server accepted the mail, before the session
+// ends, to keep that window short.
 //
 // Once ctx is done no further message is started; messages already started
 // are finished, so that an SMTP server never gets a mail whose outcome is
@@ -67,6 +87,8 @@ func (s *Service) DeliverMail(ctx context.Context, mailer Mailer, lease time.Dur
 	if err != nil {
 		return 0, storeErr(err)
 	}
+	held := newHeldMail(msgs, s.now().Add(lease))
+	defer s.renewLeases(ctx, held, lease)()
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
@@ -74,15 +96,20 @@ func (s *Service) DeliverMail(ctx context.Context, mailer Mailer, lease time.Dur
 		errs []error
 		sem  = make(chan struct{}, mailSendConcurrency)
 	)
-	for _, m := range msgs {
+	for i, m := range msgs {
 		select {
 		case <-ctx.Done():
 		case sem <- struct{}{}:
 		}
-		if ctx.Err() != nil {
-			break // the rest are claimed again once their lease lapses
+		if ctx.Err() != nil || !s.now().Before(held.until()) {
+			// The rest are claimed again once their lease lapses: at
+			// once if it lapsed already, when another process may
+			// have them.
+			held.release(msgs[i:]...)
+			break
 		}
 		wg.Go(func() {
+			defer held.release(m)
 			defer func() { <-sem }()
 			mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), mailHandleTimeout)
 			defer cancel()
@@ -98,6 +125,81 @@ func (s *Service) DeliverMail(ctx context.Context, mailer Mailer, lease time.Dur
 	}
 	wg.Wait()
 	return n, errors.Join(errs...)
+}
+
+// heldMail is the set of claimed messages a DeliverMail still has in hand,
+// and the time their lease runs to.
+type heldMail struct {
+	mu    sync.Mutex
+	ids   map[int64]bool
+	lease time.Time
+}
+
+func newHeldMail(msgs []*OutboxMessage, until time.Time) *heldMail {
+	h := &heldMail{ids: make(map[int64]bool, len(msgs)), lease: until}
+	for _, m := range msgs {
+		h.ids[m.ID] = true
+	}
+	return h
+}
+
+// release takes messages out of the set: finished, or left to lapse.
+func (h *heldMail) release(msgs ...*OutboxMessage) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, m := range msgs {
+		delete(h.ids, m.ID)
+	}
+}
+
+// held returns the ids of the messages in hand.
+func (h *heldMail) held() []int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	ids := make([]int64, 0, len(h.ids))
+	for id := range h.ids {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+func (h *heldMail) until() time.Time { h.mu.Lock(); defer h.mu.Unlock(); return h.lease }
+
+func (h *heldMail) renewed(until time.Time) { h.mu.Lock(); h.lease = until; h.mu.Unlock() }
+
+// renewLeases renews the lease of the messages held every third of lease
+// until the returned stop is called, so that a short lease covers a send
+// however long it takes, and a dead worker's mail is not held for long. A
+// renewal that fails is logged; the next one may succeed before the lease
+// lapses.
+func (s *Service) renewLeases(ctx context.Context, h *heldMail, lease time.Duration) (stop func()) {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(max(lease/3, time.Millisecond))
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			ids := h.held()
+			if len(ids) == 0 {
+				continue
+			}
+			until := s.now().Add(lease)
+			err := s.store.Update(ctx, func(tx Tx) error { return tx.RenewMailLease(ctx, ids, until) })
+			switch {
+			case err == nil:
+				h.renewed(until)
+			case ctx.Err() == nil:
+				s.log.Warn("renew mail lease", "messages", len(ids), "err", err)
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
 }
 
 // RunOutbox delivers outbox mail until ctx is done: it claims what is due,
@@ -145,7 +247,24 @@ func (s *Service) deliver(ctx context.Context, mailer Mailer, m *OutboxMessage) 
 		return nil
 	}
 
-	sendErr := mailer.Send(ctx, p.mail)
+	var (
+		accepted  bool
+		recordErr error
+	)
+	sendErr := mailer.Send(ctx, p.mail, func() error {
+		accepted = true
+		recordErr = s.recordAttempt(ctx, m, p, nil)
+		return recordErr
+	})
+	if !accepted {
+		recordErr = s.recordAttempt(ctx, m, p, sendErr)
+	}
+	return recordErr
+}
+
+// recordAttempt records the outcome of one send of m: sent when sendErr is
+// nil, else failed or, past the retry window, given up.
+func (s *Service) recordAttempt(ctx context.Context, m *OutboxMessage, p *preparedMail, sendErr error) error {
 	now := s.now()
 	a := &MailAttempt{MessageID: m.ID, At: now, Outcome: MailSent}
 	if sendErr != nil {
@@ -159,7 +278,7 @@ func (s *Service) deliver(ctx context.Context, mailer Mailer, m *OutboxMessage) 
 	if a.Outcome != MailFailed {
 		a.AddrDigest = Digest(m.To)
 	}
-	err = s.store.Update(ctx, func(tx Tx) error {
+	err := s.store.Update(ctx, func(tx Tx) error {
 		if err := tx.RecordMailAttempt(ctx, a); err != nil {
 			return fmt.Errorf("record mail attempt: %w", err)
 		}
@@ -207,7 +326,10 @@ func (s *Service) prepareMail(ctx context.Context, m *OutboxMessage) (*preparedM
 		}
 	}
 	now := s.now()
-	var p *preparedMail
+	var (
+		p   *preparedMail
+		key []byte
+	)
 	err := s.store.Update(ctx, func(tx Tx) error {
 		p = &preparedMail{mail: Mail{Kind: m.Kind, To: m.To, At: m.CreatedAt, Meta: m.Meta}}
 		u, err := s.mailRecipient(ctx, tx, m)
@@ -231,6 +353,10 @@ func (s *Service) prepareMail(ctx context.Context, m *OutboxMessage) (*preparedM
 				AddrDigest: Digest(m.To)})
 		}
 		p.userID, p.mail.To, p.mail.FirstName = u.ID, u.Email, u.FirstName
+		if key, err = s.messageIDKey(ctx, tx); err != nil {
+			return err
+		}
+		p.mail.MessageID = messageID(key, m.ID)
 		if m.Kind == MailReset {
 			if err := s.issueResetToken(ctx, tx, token, cancel, u.ID, now); err != nil {
 				return err
@@ -243,7 +369,38 @@ func (s *Service) prepareMail(ctx context.Context, m *OutboxMessage) (*preparedM
 	if err != nil {
 		return nil, storeErr(err)
 	}
+	if key != nil {
+		s.mailIDKey.Store(&key) // committed: every process uses this one
+	}
 	return p, nil
+}
+
+// messageIDKey returns the key of messageID: the one cached once a
+// transaction that read it committed, else the store's, which tx creates
+// on a new database.
+func (s *Service) messageIDKey(ctx context.Context, tx Tx) ([]byte, error) {
+	if k := s.mailIDKey.Load(); k != nil {
+		return *k, nil
+	}
+	fresh := make([]byte, sha256.Size)
+	if _, err := io.ReadFull(s.Rand, fresh); err != nil {
+		return nil, fmt.Errorf("read random: %w", err)
+	}
+	key, err := tx.MailIDKey(ctx, fresh)
+	if err != nil {
+		return nil, fmt.Errorf("load message id key: %w", err)
+	}
+	return key, nil
+}
+
+// messageID returns the left part of the Message-ID of outbox message id:
+// an HMAC of the id under the database's key, so that every send of the
+// message carries the same one, no two databases share one, and it tells
+// no one the id or how many mails were sent.
+func messageID(key []byte, id int64) string {
+	mac := hmac.New(sha256.New, key)
+	mac.Write(binary.BigEndian.AppendUint64(nil, uint64(id)))
+	return hex.EncodeToString(mac.Sum(nil)[:16])
 }
 
 // mailRecipient returns the account a message goes to, or nil when there is

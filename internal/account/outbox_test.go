@@ -53,14 +53,15 @@ type recorder struct {
 
 var errSMTPDown = errors.New("451 4.3.0 try again later")
 
-func (r *recorder) Send(_ context.Context, m account.Mail) error {
+func (r *recorder) Send(_ context.Context, m account.Mail, accepted func() error) error {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if r.down || r.fail[m.To] {
+		r.mu.Unlock()
 		return errSMTPDown
 	}
 	r.sent = append(r.sent, m)
-	return nil
+	r.mu.Unlock()
+	return accepted()
 }
 
 func (r *recorder) setDown(down bool) { r.mu.Lock(); r.down = down; r.mu.Unlock() }
@@ -450,5 +451,89 @@ func TestRunOutbox(t *testing.T) {
 	case <-done:
 	case <-time.After(10 * time.Second):
 		t.Fatal("RunOutbox did not return after cancel")
+	}
+}
+
+// lostAnswer is a Mailer whose server takes the mail and whose answer is
+// lost: the outbox must send it again.
+type lostAnswer struct{ recorder }
+
+func (l *lostAnswer) Send(_ context.Context, m account.Mail, _ func() error) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.sent = append(l.sent, m)
+	return errors.New("connection reset after DATA")
+}
+
+// TestOutboxMessageIDStable: every send of one outbox message carries the
+// same Message-ID, whichever process sends it, so that a receiver can drop
+// a repeat; another message has another.
+func TestOutboxMessageIDStable(t *testing.T) {
+	svc, _, clk, path := newOutbox(t)
+	request(t, svc, roy)
+	request(t, svc, bailey)
+	lost := &lostAnswer{}
+	deliver(t, svc, lost, 16)
+	clk.Advance(time.Hour) // past the retry delay
+	other, _ := openOutbox(t, path, clk)
+	rec := &recorder{}
+	deliver(t, other, rec, 16)
+	first, again := lost.mails(roy), rec.mails(roy)
+	if len(first) != 1 || len(again) != 1 {
+		t.Fatalf("mails to %s: %d lost, %d sent; want 1 and 1", roy, len(first), len(again))
+	}
+	id := first[0].MessageID
+	if len(id) != 32 || again[0].MessageID != id {
+		t.Errorf("Message-IDs of one message: %q then %q; want one 32-character id", id, again[0].MessageID)
+	}
+	if b := rec.mails(bailey); len(b) != 1 || b[0].MessageID == id || b[0].MessageID == "" {
+		t.Errorf("another message's Message-ID: %+v, want another one than %q", b, id)
+	}
+}
+
+// blocking is a Mailer whose sends wait until release is closed.
+type blocking struct {
+	recorder
+	started chan struct{}
+	release chan struct{}
+}
+
+func (b *blocking) Send(ctx context.Context, m account.Mail, accepted func() error) error {
+	b.started <- struct{}{}
+	<-b.release
+	return b.recorder.Send(ctx, m, accepted)
+}
+
+// TestOutboxLeaseRenewed: a send that outlasts the lease keeps its
+// message: the worker renews the lease while it sends, so no other worker
+// claims the message meanwhile. Real clock: the renewals run on it.
+func TestOutboxLeaseRenewed(t *testing.T) {
+	svc, _, _, path := newOutbox(t)
+	svc.Now = time.Now
+	request(t, svc, roy)
+	const short = time.Second // renewed every 333 ms: slack for a loaded machine
+	slow := &blocking{started: make(chan struct{}, 1), release: make(chan struct{})}
+	done := make(chan int)
+	go func() {
+		n, err := svc.DeliverMail(context.Background(), slow, short, 16)
+		if err != nil {
+			t.Errorf("DeliverMail: %v", err)
+		}
+		done <- n
+	}()
+	<-slow.started
+	other, _ := openOutbox(t, path, &outboxClock{})
+	other.Now = time.Now
+	rec := &recorder{}
+	for end := time.Now().Add(3 * short); time.Now().Before(end); {
+		n, err := other.DeliverMail(context.Background(), rec, short, 16)
+		if err != nil || n != 0 {
+			t.Fatalf("another worker handled %d messages (%v) while the first one sends", n, err)
+		}
+		time.Sleep(short / 10) // polling: the lease must hold all along
+	}
+	close(slow.release)
+	if n := <-done; n != 1 || len(slow.mails(roy)) != 1 || len(rec.mails(roy)) != 0 {
+		t.Errorf("handled %d; %d mails from the slow worker, %d from the other; want 1, 1, 0", n, len(slow.mails(roy)), len(rec.mails(roy)))
 	}
 }

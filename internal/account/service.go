@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"runtime"
+	"sync/atomic"
 	"time"
 )
 
@@ -126,7 +127,8 @@ type Service struct {
 	limits     limitSet
 	hashSlots  chan struct{}
 	tokenLocks keyedMutex
-	mailQueued chan struct{} // wakes RunOutbox when a mail was queued
+	mailQueued chan struct{}          // wakes RunOutbox when a mail was queued
+	mailIDKey  atomic.Pointer[[]byte] // nil until a committed transaction read it
 }
 
 // NewService returns a Service on store. A nil logger discards.

@@ -17,8 +17,9 @@ type Store interface {
 	// View runs fn in a read-only transaction.
 	View(ctx context.Context, fn func(Tx) error) error
 	// ClaimMail leases up to limit outbox messages that are due at now to
-	// the caller until now+lease. A message whose lease lapses (its claimer
-	// died mid-send) is due again, so delivery is at least once.
+	// the caller until now+lease (Tx.RenewMailLease extends it). A message
+	// whose lease lapses (its claimer died mid-send) is due again, so
+	// delivery is at least once.
 	ClaimMail(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*OutboxMessage, error)
 	// Ping reports whether the store answers and its migrations are applied.
 	Ping(ctx context.Context) error
@@ -99,6 +100,13 @@ type AuthTokens interface {
 // Outbox queues mails; Store.ClaimMail hands them to the worker.
 type Outbox interface {
 	EnqueueMail(ctx context.Context, m *OutboxMessage) error // sets m.ID
+	// RenewMailLease sets the lease of the pending messages among ids to
+	// until.
+	RenewMailLease(ctx context.Context, ids []int64, until time.Time) error
+	// MailIDKey returns the database's key of mail Message-IDs, storing
+	// fresh first if there is none: every process on the database shares
+	// it.
+	MailIDKey(ctx context.Context, fresh []byte) ([]byte, error)
 	// RecordMailAttempt stores one delivery attempt and moves the message
 	// to a.Outcome: done for MailSent, MailDropped and MailGaveUp, due
 	// again at a.NextAt for MailFailed. When a.AddrDigest is set, the

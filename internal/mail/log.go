@@ -16,10 +16,10 @@ type LogMailer struct {
 
 var _ account.Mailer = LogMailer{}
 
-// Send logs that m was not sent and returns nil.
-func (l LogMailer) Send(ctx context.Context, m account.Mail) error {
+// Send logs that m was not sent and returns accepted's error.
+func (l LogMailer) Send(ctx context.Context, m account.Mail, accepted func() error) error {
 	if l.Log != nil {
 		l.Log.InfoContext(ctx, "mail not sent: no SMTP server configured", "kind", m.Kind, "to", m.To)
 	}
-	return nil
+	return accepted()
 }

@@ -35,6 +35,7 @@ type SMTP struct {
 	implicit bool // smtps://: TLS from the first byte
 	policy   gomail.TLSPolicy
 	from     *netmail.Address
+	idDomain string // the right part of Message-IDs: the From address's domain
 	content  *content
 }
 
@@ -84,6 +85,7 @@ func NewSMTP(smtpURL, from, publicURL, productName string) (*SMTP, error) {
 	if s.from, err = netmail.ParseAddress(from); err != nil {
 		return nil, fmt.Errorf("mail from %q: %v", from, err)
 	}
+	s.idDomain = s.from.Address[strings.LastIndexByte(s.from.Address, '@')+1:]
 	if s.content, err = newContent(publicURL, productName); err != nil {
 		return nil, err
 	}
@@ -92,7 +94,10 @@ func NewSMTP(smtpURL, from, publicURL, productName string) (*SMTP, error) {
 
 // Send renders m and delivers it. The recipient goes through the address
 // API of go-mail, never into a header as text, and must be a bare address.
-func (s *SMTP) Send(ctx context.Context, m account.Mail) error {
+// Once the server accepted the mail, Send calls accepted and only then
+// ends the session (QUIT), so that the outcome is recorded as soon as it is
+// known; it returns accepted's error.
+func (s *SMTP) Send(ctx context.Context, m account.Mail, accepted func() error) error {
 	msg, err := s.message(m)
 	if err != nil {
 		return err
@@ -101,10 +106,15 @@ func (s *SMTP) Send(ctx context.Context, m account.Mail) error {
 	if err != nil {
 		return fmt.Errorf("smtp client: %w", err)
 	}
-	if err := c.DialAndSendWithContext(ctx, msg); err != nil {
-		return fmt.Errorf("smtp %s: %w", net.JoinHostPort(s.host, strconv.Itoa(s.port)), err)
+	addr := net.JoinHostPort(s.host, strconv.Itoa(s.port))
+	if err := c.DialWithContext(ctx); err != nil {
+		return fmt.Errorf("smtp %s: dial: %w", addr, err)
 	}
-	return nil
+	defer c.Close() // the mail is accepted or refused: QUIT's answer changes nothing
+	if err := c.Send(msg); err != nil {
+		return fmt.Errorf("smtp %s: send: %w", addr, err)
+	}
+	return accepted()
 }
 
 // message builds the MIME message of m: a text part and an HTML
@@ -122,7 +132,11 @@ func (s *SMTP) message(m account.Mail) (*gomail.Msg, error) {
 	msg.FromMailAddress(s.from)
 	msg.ToMailAddress(to)
 	msg.Subject(r.subject)
-	msg.SetMessageID()
+	if m.MessageID != "" {
+		msg.SetMessageIDWithValue(m.MessageID + "@" + s.idDomain)
+	} else {
+		msg.SetMessageID()
+	}
 	msg.SetDate()
 	msg.SetGenHeader(gomail.Header("Auto-Submitted"), "auto-generated")
 	msg.SetGenHeader(gomail.HeaderXAutoResponseSuppress, "All")

@@ -2,6 +2,7 @@ package mail_test
 
 import (
 	"context"
+	"errors"
 	"net"
 	"strings"
 	"testing"
@@ -29,11 +30,14 @@ func newSMTP(t *testing.T, smtpURL string) *mail.SMTP {
 	return s
 }
 
+// noRecord stands for the outbox's record of an accepted mail.
+func noRecord() error { return nil }
+
 func send(t *testing.T, s *mail.SMTP, m account.Mail) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := s.Send(ctx, m); err != nil {
+	if err := s.Send(ctx, m, noRecord); err != nil {
 		t.Fatalf("send: %v", err)
 	}
 }
@@ -69,6 +73,42 @@ func TestResetMail(t *testing.T) {
 	}
 	if got := d.Headers.Get("Auto-Submitted"); got != "auto-generated" {
 		t.Errorf("Auto-Submitted %q", got)
+	}
+}
+
+// TestMessageIDAndAccepted: the mail's Message-ID is the one the outbox
+// chose, on the From address's domain, so that two sends of one message
+// carry the same; Send reports the acceptance before it returns, and
+// returns the error of recording it.
+func TestMessageIDAndAccepted(t *testing.T) {
+	mp := testenv.StartMailpit(t)
+	s := newSMTP(t, mp.SMTPURL())
+	m := account.Mail{Kind: account.MailReset, To: "roy@example.com", FirstName: "Roy", Token: token, CancelToken: cancel,
+		TokenTTL: 2 * time.Hour, At: at, MessageID: "0123456789abcdef0123456789abcdef"}
+	errRecord := errors.New("store down")
+	for i, record := range []error{nil, errRecord} {
+		calls := 0
+		err := s.Send(context.Background(), m, func() error {
+			calls++
+			return record
+		})
+		if calls != 1 || !errors.Is(err, record) || (record == nil) != (err == nil) {
+			t.Errorf("send %d: accepted called %d times, Send = %v; want once and %v", i, calls, err, record)
+		}
+	}
+	msgs := mp.WaitMessage(t, "roy@example.com", 2, 30*time.Second)
+	for _, msg := range msgs {
+		if msg.MessageID != m.MessageID+"@example.com" {
+			t.Errorf("Message-ID %q, want %s@example.com", msg.MessageID, m.MessageID)
+		}
+	}
+
+	down := newSMTP(t, "smtp://127.0.0.1:1")
+	if err := down.Send(context.Background(), m, func() error {
+		t.Error("accepted called for a mail no server took")
+		return nil
+	}); err == nil {
+		t.Error("Send to a closed port succeeded")
 	}
 }
 
@@ -135,7 +175,7 @@ func TestRecipientCannotInjectHeaders(t *testing.T) {
 		"Victim <evil@example.com>",
 		"",
 	} {
-		err := s.Send(context.Background(), account.Mail{Kind: account.MailReset, To: to, Token: token, CancelToken: cancel, TokenTTL: 2 * time.Hour, At: at})
+		err := s.Send(context.Background(), account.Mail{Kind: account.MailReset, To: to, Token: token, CancelToken: cancel, TokenTTL: 2 * time.Hour, At: at}, noRecord)
 		if err == nil {
 			t.Errorf("Send to %q: no error", to)
 		}
@@ -170,7 +210,7 @@ func TestSendUnreachable(t *testing.T) {
 	l.Close()
 	s := newSMTP(t, "smtp://"+addr)
 	start := time.Now()
-	if err := s.Send(context.Background(), account.Mail{Kind: account.MailReset, To: "roy@example.com", Token: token, CancelToken: cancel, TokenTTL: 2 * time.Hour, At: at}); err == nil {
+	if err := s.Send(context.Background(), account.Mail{Kind: account.MailReset, To: "roy@example.com", Token: token, CancelToken: cancel, TokenTTL: 2 * time.Hour, At: at}, noRecord); err == nil {
 		t.Fatal("no error")
 	} else if strings.Contains(err.Error(), token) {
 		t.Errorf("error carries the token: %v", err)

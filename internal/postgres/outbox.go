@@ -54,6 +54,12 @@ func (t *tx) RecordMailAttempt(ctx context.Context, a *account.MailAttempt) erro
 	return wrap("record mail attempt", err)
 }
 
+// RenewMailLease sets the lease of the pending messages among ids to until.
+func (t *tx) RenewMailLease(ctx context.Context, ids []int64, until time.Time) error {
+	_, err := t.tx.Exec(ctx, `UPDATE outbox SET lease_until = $2 WHERE id = ANY($1) AND status = 'pending'`, ids, until)
+	return wrap("renew mail lease", err)
+}
+
 // ClaimMail leases up to limit due messages in one statement. FOR UPDATE
 // SKIP LOCKED lets processes claiming at once take disjoint rows; a row
 // another claimer leased meanwhile is re-checked against its new lease and
@@ -116,4 +122,17 @@ func (s *Store) ClaimMail(ctx context.Context, now time.Time, lease time.Duratio
 		out[i] = c.m
 	}
 	return out, nil
+}
+
+// MailIDKey stores fresh unless a key is stored, then reads the one
+// stored. Under read committed the SELECT sees a key that a concurrent
+// transaction committed while the INSERT waited for it.
+func (t *tx) MailIDKey(ctx context.Context, fresh []byte) ([]byte, error) {
+	if _, err := t.tx.Exec(ctx, `INSERT INTO mail_id_key (id, key) VALUES (1, $1) ON CONFLICT (id) DO NOTHING`,
+		fresh); err != nil {
+		return nil, wrap("store mail id key", err)
+	}
+	var v []byte
+	err := t.tx.QueryRow(ctx, `SELECT key FROM mail_id_key WHERE id = 1`).Scan(&v)
+	return v, wrap("read mail id key", err)
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/cruxd/cruxd/internal/account"
@@ -77,6 +78,26 @@ func (t *tx) RecordMailAttempt(_ context.Context, a *account.MailAttempt) error 
 	const q = `INSERT INTO mail_attempts (message_id, at, outcome, error, next_at) VALUES (?, ?, ?, ?, ?)`
 	if _, err := t.exec(q, a.MessageID, unixNano(a.At), string(a.Outcome), a.Error, next); err != nil {
 		return fmt.Errorf("record mail attempt: %w", err)
+	}
+	return nil
+}
+
+// RenewMailLease sets the lease of the pending messages among ids to until.
+func (t *tx) RenewMailLease(_ context.Context, ids []int64, until time.Time) error {
+	if err := t.checkWrite(); err != nil {
+		return err
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	args := make([]any, 0, len(ids)+1)
+	args = append(args, unixNano(until))
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	q := `UPDATE outbox SET lease_until = ? WHERE status = 'pending' AND id IN (?` + strings.Repeat(", ?", len(ids)-1) + `)`
+	if _, err := t.exec(q, args...); err != nil {
+		return fmt.Errorf("renew mail lease: %w", err)
 	}
 	return nil
 }
@@ -204,4 +225,20 @@ func (s *Store) MailAttempts(ctx context.Context, messageID int64) ([]*account.M
 		return nil, fmt.Errorf("list mail attempts: %w", err)
 	}
 	return as, nil
+}
+
+// MailIDKey returns the key of mail Message-IDs, storing fresh first if
+// there is none.
+func (t *tx) MailIDKey(_ context.Context, fresh []byte) ([]byte, error) {
+	if err := t.checkWrite(); err != nil {
+		return nil, err
+	}
+	if _, err := t.exec(`INSERT INTO mail_id_key (id, key) VALUES (1, ?) ON CONFLICT (id) DO NOTHING`, fresh); err != nil {
+		return nil, fmt.Errorf("store mail id key: %w", err)
+	}
+	var v []byte
+	if err := t.queryRow(`SELECT key FROM mail_id_key WHERE id = 1`).Scan(&v); err != nil {
+		return nil, fmt.Errorf("read mail id key: %w", err)
+	}
+	return v, nil
 }

@@ -93,6 +93,27 @@ func testMailLease(t *testing.T, s account.Store) {
 	}
 }
 
+// testMailLeaseRenewed: a renewed lease holds the message past the first
+// lease's end; a finished message is not made pending by a renewal.
+func testMailLeaseRenewed(t *testing.T, s account.Store) {
+	ctx := context.Background()
+	m := enqueue(t, s, "a@example.com", t0)
+	done := enqueue(t, s, "b@example.com", t0)
+	if got := claim(t, s, t0, 15*time.Second, 10); len(got) != 2 {
+		t.Fatalf("ClaimMail = %v, want [%d %d]", ids(got), m.ID, done.ID)
+	}
+	record(t, s, &account.MailAttempt{MessageID: done.ID, At: at(time.Second), Outcome: account.MailSent})
+	update(t, s, func(tx account.Tx) error {
+		return tx.RenewMailLease(ctx, []int64{m.ID, done.ID, done.ID + 1000}, at(25*time.Second))
+	})
+	if got := claim(t, s, at(25*time.Second-time.Millisecond), 15*time.Second, 10); len(got) != 0 {
+		t.Errorf("ClaimMail within the renewed lease = %v, want none", ids(got))
+	}
+	if got := claim(t, s, at(25*time.Second), 15*time.Second, 10); len(got) != 1 || got[0].ID != m.ID {
+		t.Errorf("ClaimMail once the renewed lease lapsed = %v, want [%d]", ids(got), m.ID)
+	}
+}
+
 // testMailConcurrentClaim lets ten claimers race for twenty messages: each
 // message goes to exactly one of them.
 func testMailConcurrentClaim(t *testing.T, s account.Store) {
@@ -284,5 +305,27 @@ func testAudit(t *testing.T, s account.Store) {
 	}
 	if got, err := in.AuditEvents(ctx, want[1].ID, 100); err != nil || len(got) != 1 || got[0].ID != want[2].ID {
 		t.Errorf("AuditEvents after the second = %d events, %v; want the third only", len(got), err)
+	}
+}
+
+// testMailIDKey: the key is stored once; later calls return it, not
+// theirs.
+func testMailIDKey(t *testing.T, s account.Store) {
+	ctx := context.Background()
+	get := func(fresh []byte) []byte {
+		t.Helper()
+		var v []byte
+		update(t, s, func(tx account.Tx) (err error) {
+			v, err = tx.MailIDKey(ctx, fresh)
+			return err
+		})
+		return v
+	}
+	a, b := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
+	if got := get(a); !bytes.Equal(got, a) {
+		t.Errorf("first MailIDKey = %x, want the fresh %x", got, a)
+	}
+	if got := get(b); !bytes.Equal(got, a) {
+		t.Errorf("second MailIDKey = %x, want the stored %x", got, a)
 	}
 }

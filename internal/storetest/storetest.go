@@ -70,6 +70,7 @@ func Run(t *testing.T, open func(t *testing.T) account.Store) {
 		{"Counter/RolledBackReserve", testCounterRollback},
 		{"Mail/EnqueueAndClaim", testMailEnqueueClaim},
 		{"Mail/LeaseHonoured", testMailLease},
+		{"Mail/LeaseRenewed", testMailLeaseRenewed},
 		{"Mail/ConcurrentClaimers", testMailConcurrentClaim},
 		{"Mail/Finished", testMailFinished},
 		{"Mail/FailedRetries", testMailFailed},
@@ -78,6 +79,7 @@ func Run(t *testing.T, open func(t *testing.T) account.Store) {
 		{"Audit/ByEmail", testAuditByEmail},
 		{"Purge/EndedRowsOnly", testPurge},
 		{"Stats", testStats},
+		{"Mail/IDKeyStoredOnce", testMailIDKey},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
