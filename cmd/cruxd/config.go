@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	netmail "net/mail"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -45,6 +46,8 @@ type config struct {
 	MetricsAddr      string
 	ReadTimeout      time.Duration
 	ProductName      string
+	SupportEmail     string
+	MailTemplates    string
 	ReturnURL        string
 
 	PurgeInterval       time.Duration
@@ -113,7 +116,9 @@ func newFlagSet(name string, c *config, level flagLevel, stderr io.Writer) *flag
 		fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long in-flight requests may finish after SIGTERM")
 		fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "loopback host:port to serve /metrics (Prometheus) on, a listener apart from the API's, e.g. 127.0.0.1:9090; off when empty")
 		fs.StringVar(&c.PprofAddr, "pprof-addr", "", "loopback host:port to serve runtime profiles (net/http/pprof) on; off when empty")
-		fs.StringVar(&c.ProductName, "product-name", "cruxd", "product name shown on the reset pages")
+		fs.StringVar(&c.ProductName, "product-name", "cruxd", "product name shown in the pages and mails")
+		fs.StringVar(&c.SupportEmail, "support-email", "", "an address users may write to, shown in the pages and mails (none when empty)")
+		fs.StringVar(&c.MailTemplates, "mail-templates", "", "a directory of mail templates replacing the embedded ones of the same name (docs/deploy.md lists them and their variables)")
 		fs.StringVar(&c.ReturnURL, "return-url", "", "the app's URL, linked from the reset pages once the password changed")
 		fs.DurationVar(&c.PurgeInterval, "purge-interval", time.Hour, "how often the server purges what ended (as `cruxd purge`), in short transactions between requests (0: never)")
 		fs.DurationVar(&c.PurgeRetention, "purge-retention", 7*24*time.Hour, "periodic purge: keep spent or expired tokens, finished mails and limit windows this long after they ended (1h at least)")
@@ -168,6 +173,11 @@ func (c *config) serviceConfig(obs account.Observer) account.Config {
 	}
 }
 
+// mailLook is what the mails are branded with.
+func (c *config) mailLook() mail.Look {
+	return mail.Look{PublicURL: c.PublicURL, Product: c.ProductName, Support: c.SupportEmail, TemplateDir: c.MailTemplates}
+}
+
 // validate checks what serve needs before it touches anything.
 func (c *config) validate() error {
 	if err := c.validateService(); err != nil {
@@ -200,11 +210,19 @@ func (c *config) validate() error {
 			return fmt.Errorf("%w: --return-url must be an absolute http(s) URL", errUsage)
 		}
 	}
+	if c.SupportEmail != "" {
+		if a, err := netmail.ParseAddress(c.SupportEmail); err != nil || a.Name != "" {
+			return fmt.Errorf("%w: --support-email must be a bare e-mail address", errUsage)
+		}
+	}
+	if c.MailTemplates != "" && c.SMTPURL == "" {
+		return fmt.Errorf("%w: --mail-templates needs --smtp-url: without it no mail is sent", errUsage)
+	}
 	if c.SMTPURL != "" {
 		if c.PublicURL == "" {
 			return fmt.Errorf("%w: --smtp-url needs --public-url for the links in mails", errUsage)
 		}
-		if _, err := mail.NewSMTP(c.SMTPURL, c.MailFrom, c.PublicURL, "cruxd"); err != nil {
+		if _, err := mail.NewSMTP(c.SMTPURL, c.MailFrom, c.mailLook()); err != nil {
 			return fmt.Errorf("%w: %v", errUsage, err)
 		}
 	}

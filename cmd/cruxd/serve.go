@@ -70,7 +70,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 			return fmt.Errorf("read demo accounts: %w", err)
 		}
 	}
-	stopMail, err := startMailWorker(svc, &c, c.ProductName)
+	stopMail, err := startMailWorker(svc, &c)
 	if err != nil {
 		return err
 	}
@@ -90,6 +90,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	api := httpapi.New(svc, httpapi.Options{TrustedProxies: c.TrustedProxies, Logger: log, Metrics: m})
 	web.New(web.Options{
 		ProductName: c.ProductName,
+		Support:     c.SupportEmail,
 		ReturnURL:   c.ReturnURL,
 		MinLength:   c.MinPasswordLen,
 		LinkTTL:     svc.Config().ResetTTL,

@@ -17,11 +17,11 @@ const maxMailPoll = 5 * time.Second
 // configured. The returned stop cancels it and waits until the messages it
 // has in hand are finished; what it did not start stays in the outbox for
 // the next start.
-func startMailWorker(svc *account.Service, c *config, productName string) (stop func(), err error) {
+func startMailWorker(svc *account.Service, c *config) (stop func(), err error) {
 	if c.SMTPURL == "" {
 		return func() {}, nil
 	}
-	sender, err := mail.NewSMTP(c.SMTPURL, c.MailFrom, c.PublicURL, productName)
+	sender, err := mail.NewSMTP(c.SMTPURL, c.MailFrom, c.mailLook())
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errUsage, err)
 	}

@@ -45,10 +45,10 @@ var _ account.Mailer = (*SMTP)(nil)
 // 587 by default) or smtps:// for implicit TLS (port 465 by default).
 // STARTTLS is used when the server offers it, and required when
 // credentials are given for a host that is not loopback, so that they never
-// cross the network in clear. Links in mails are built from publicURL only;
-// productName names the service in them. It returns an error for an
-// unusable URL or From address.
-func NewSMTP(smtpURL, from, publicURL, productName string) (*SMTP, error) {
+// cross the network in clear. The mails are rendered with look: links are
+// built from look.PublicURL only. It returns an error for an unusable URL,
+// From address or template, naming the template's file and line.
+func NewSMTP(smtpURL, from string, look Look) (*SMTP, error) {
 	u, err := url.Parse(smtpURL)
 	if err != nil {
 		return nil, errors.New("smtp url: not a URL") // the parse error would echo the password
@@ -86,7 +86,7 @@ func NewSMTP(smtpURL, from, publicURL, productName string) (*SMTP, error) {
 		return nil, fmt.Errorf("mail from %q: %v", from, err)
 	}
 	s.idDomain = s.from.Address[strings.LastIndexByte(s.from.Address, '@')+1:]
-	if s.content, err = newContent(publicURL, productName); err != nil {
+	if s.content, err = newContent(look); err != nil {
 		return nil, err
 	}
 	return s, nil

@@ -23,7 +23,7 @@ var at = time.Date(2026, 3, 1, 14, 5, 9, 0, time.UTC)
 
 func newSMTP(t *testing.T, smtpURL string) *mail.SMTP {
 	t.Helper()
-	s, err := mail.NewSMTP(smtpURL, "Crux Accounts <no-reply@example.com>", publicURL, "Crux")
+	s, err := mail.NewSMTP(smtpURL, "Crux Accounts <no-reply@example.com>", mail.Look{PublicURL: publicURL, Product: "Crux"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,7 +239,7 @@ func TestNewSMTP(t *testing.T) {
 		{"public url with fragment", "smtp://127.0.0.1:25", "a@example.com", publicURL + "/#x", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := mail.NewSMTP(tc.url, tc.from, tc.public, "Crux")
+			_, err := mail.NewSMTP(tc.url, tc.from, mail.Look{PublicURL: tc.public, Product: "Crux"})
 			if (err == nil) != tc.ok {
 				t.Fatalf("err = %v, want ok %v", err, tc.ok)
 			}
@@ -254,7 +254,7 @@ func TestNewSMTP(t *testing.T) {
 // nothing but the token is added.
 func TestLinksFromPublicURLOnly(t *testing.T) {
 	mp := testenv.StartMailpit(t)
-	s, err := mail.NewSMTP(mp.SMTPURL(), "a@example.com", "https://example.com/accounts/", "Crux")
+	s, err := mail.NewSMTP(mp.SMTPURL(), "a@example.com", mail.Look{PublicURL: "https://example.com/accounts/", Product: "Crux"})
 	if err != nil {
 		t.Fatal(err)
 	}

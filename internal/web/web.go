@@ -33,6 +33,9 @@ type Options struct {
 	// ProductName is shown at the top of every page and in its title;
 	// "cruxd" when empty.
 	ProductName string
+	// Support is an e-mail address people may write to, shown at the foot
+	// of every page; none when empty.
+	Support string
 	// ReturnURL is the application the person goes back to after the
 	// password changed; without it the page shows no such link.
 	ReturnURL string
