@@ -108,7 +108,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	log.Info("cruxd started", "mode", c.Mode, "addr", ln.Addr().String(), "startup", time.Since(start))
 
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(httpapi.GuardFraming(srv, ln)) }()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)

@@ -77,6 +77,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			done(r.Method, routeOf(r), sw.code())
 		}
 	}()
+	if err := checkFraming(sw, r); err != nil {
+		s.writeError(sw, r, err)
+		return
+	}
 	if r.Method != http.MethodConnect && r.URL.Path != cleanPath(r.URL.Path) {
 		// ServeMux would answer a redirect without a body; Django, whose
 		// API this is, knows no such path: a JSON 404.
