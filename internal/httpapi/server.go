@@ -50,11 +50,14 @@ func New(svc *account.Service, opt Options) *Server {
 // ServeHTTP serves the API's routes; unknown paths get a JSON 404. Every
 // request gets a request id (X-Request-Id, kept from the caller when it is
 // sane), one log line, and a JSON 500 instead of a dropped connection if a
-// handler panics.
+// handler panics. Every answer is Cache-Control: no-store, since API
+// bodies carry auth tokens, reset tokens and addresses; the pages mounted
+// with Handle set their own.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	id := requestID(r.Header.Get("X-Request-Id"))
 	w.Header().Set("X-Request-Id", id)
+	w.Header().Set("Cache-Control", "no-store")
 	sw := &statusWriter{ResponseWriter: w}
 	var done func(method, route string, status int)
 	if s.metrics != nil {
