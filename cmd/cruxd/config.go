@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	netmail "net/mail"
 	"net/netip"
 	"net/url"
@@ -24,6 +25,7 @@ type config struct {
 	Addr             string
 	DB               string
 	Mode             string
+	SandboxPublic    bool
 	PublicURL        string
 	SMTPURL          string
 	MailFrom         string
@@ -99,6 +101,7 @@ func newFlagSet(name string, c *config, level flagLevel, stderr io.Writer) *flag
 	if level >= serveFlags {
 		fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "address to listen on")
 		fs.StringVar(&c.Mode, "mode", string(account.Sandbox), "environment: sandbox or production")
+		fs.BoolVar(&c.SandboxPublic, "sandbox-public", false, "let sandbox, whose answers carry reset tokens, listen on an --addr that is not loopback")
 		fs.StringVar(&c.PublicURL, "public-url", "", "URL users reach cruxd at, for the links in mails (production: required, https unless loopback)")
 		fs.StringVar(&c.SMTPURL, "smtp-url", "", "SMTP server: smtp://[user:pass@]host:port (production: required)")
 		fs.StringVar(&c.MailFrom, "mail-from", "cruxd <no-reply@localhost>", "From address of mails")
@@ -185,6 +188,10 @@ func (c *config) validate() error {
 	}
 	switch account.Mode(c.Mode) {
 	case account.Sandbox:
+		if host, _, err := net.SplitHostPort(c.Addr); !c.SandboxPublic && (err != nil || !isLoopback(host)) {
+			return fmt.Errorf("%w: sandbox hands out reset tokens to whoever asks, so it listens on loopback only and --addr %q is not; "+
+				"use --mode production, or --sandbox-public to expose the sandbox anyway", errUsage, c.Addr)
+		}
 	case account.Production:
 		if c.PublicURL == "" || c.SMTPURL == "" {
 			return fmt.Errorf("%w: production needs --public-url and --smtp-url", errUsage)
