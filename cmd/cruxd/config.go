@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cruxd/cruxd/internal/account"
+	"github.com/cruxd/cruxd/internal/httpapi"
 	"github.com/cruxd/cruxd/internal/mail"
 	"github.com/cruxd/cruxd/internal/password"
 )
@@ -35,6 +36,7 @@ type config struct {
 	HashConcurrency  int
 	HashWait         time.Duration
 	TrustedProxies   cidrList
+	IPv6Prefix       int
 	Limits           bool
 	LimitValues      account.Limits
 	MailRetryMin     time.Duration
@@ -106,6 +108,7 @@ func newFlagSet(name string, c *config, level flagLevel, stderr io.Writer) *flag
 		fs.StringVar(&c.SMTPURL, "smtp-url", "", "SMTP server: smtp://[user:pass@]host:port (production: required)")
 		fs.StringVar(&c.MailFrom, "mail-from", "cruxd <no-reply@localhost>", "From address of mails")
 		fs.Var(&c.TrustedProxies, "trusted-proxy", "CIDR of a proxy whose X-Forwarded-For is believed (repeat or comma-separate)")
+		fs.IntVar(&c.IPv6Prefix, "ipv6-prefix", httpapi.DefaultIPv6Prefix, "per-client limits count an IPv6 client by this many leading bits of its address (128: each address apart)")
 		fs.BoolVar(&c.Limits, "limits", false, "apply the abuse limits (always on in production)")
 		l, d := &c.LimitValues, account.ProductionLimits
 		fs.IntVar(&l.ResetMailsPerAddressHour, "limit-reset-mails", d.ResetMailsPerAddressHour, "limit: reset mails sent to one address an hour (0: no limit)")
@@ -241,6 +244,9 @@ func (c *config) validate() error {
 	}
 	if l := c.LimitValues; min(l.ResetMailsPerAddressHour, l.ResetCallsPerIPMinute, l.LoginCallsPerIPMinute, l.FailedLoginsPerIPMinute, l.FailedLoginsPerUserIP, l.FailedLoginsPerUserHour) < 0 {
 		return fmt.Errorf("%w: a --limit-* flag is negative", errUsage)
+	}
+	if c.IPv6Prefix < 1 || c.IPv6Prefix > 128 {
+		return fmt.Errorf("%w: --ipv6-prefix must be 1 to 128", errUsage)
 	}
 	if err := checkLoopbackAddr("--pprof-addr", c.PprofAddr); err != nil {
 		return err

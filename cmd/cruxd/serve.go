@@ -87,7 +87,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		metricsAddr = bound
 	}
 
-	api := httpapi.New(svc, httpapi.Options{TrustedProxies: c.TrustedProxies, Logger: log, Metrics: m})
+	api := httpapi.New(svc, httpapi.Options{TrustedProxies: c.TrustedProxies, IPv6Prefix: c.IPv6Prefix, Logger: log, Metrics: m})
 	web.New(web.Options{
 		ProductName: c.ProductName,
 		Support:     c.SupportEmail,

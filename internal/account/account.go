@@ -128,8 +128,20 @@ type AuthToken struct {
 	Source    []byte // digest of the client's address it was issued to
 }
 
-// Meta describes who made a request, for the audit trail and mails.
+// Meta describes who made a request, for the audit trail, mails and the
+// per-client limits.
 type Meta struct {
 	IP        string
 	UserAgent string
+	// Client is the key per-client limits count the request under: the
+	// address, or the network an IPv6 address belongs to. Empty: IP.
+	Client string
+}
+
+// client returns the key per-client limits count m under.
+func (m Meta) client() string {
+	if m.Client != "" {
+		return m.Client
+	}
+	return m.IP
 }

@@ -87,14 +87,14 @@ func (l limitSet) loginLimited() bool {
 // and members, except that a client that logged in to u within AuthTTL is
 // not held to the username's hourly ceiling.
 func (s *Service) reserveLogin(ctx context.Context, tx Tx, email string, u *User, m Meta, now time.Time) ([]*reservation, error) {
-	if _, err := reserve(ctx, tx, s.limits.loginCalls, now, m.IP); err != nil {
+	if _, err := reserve(ctx, tx, s.limits.loginCalls, now, m.client()); err != nil {
 		return nil, err
 	}
-	ip, err := reserve(ctx, tx, s.limits.failedIP, now, m.IP)
+	ip, err := reserve(ctx, tx, s.limits.failedIP, now, m.client())
 	if err != nil {
 		return nil, err
 	}
-	pair, err := reserve(ctx, tx, s.limits.failedUserIP, now, email, m.IP)
+	pair, err := reserve(ctx, tx, s.limits.failedUserIP, now, email, m.client())
 	if err != nil {
 		return nil, err
 	}
@@ -124,12 +124,12 @@ func (s *Service) clearLoginLimits(ctx context.Context, tx Tx, email string, m M
 	if err := clearLimit(ctx, tx, s.limits.failedUserHour, email); err != nil {
 		return err
 	}
-	return clearLimit(ctx, tx, s.limits.failedUserIP, email, m.IP)
+	return clearLimit(ctx, tx, s.limits.failedUserIP, email, m.client())
 }
 
 // loginSource is what an auth token records of the client it was issued
 // to: a digest of its per-IP key, never the address itself.
-func loginSource(m Meta) []byte { return Digest(m.IP) }
+func loginSource(m Meta) []byte { return Digest(m.client()) }
 
 // Counters is the store's side of the limits: one counter per key and
 // window, shared by every process on the database.

@@ -21,7 +21,7 @@ func (s *Service) RequestReset(ctx context.Context, rawEmail string, m Meta) (st
 	}
 	now := s.now()
 	ipLimit := func(ctx context.Context, tx Tx) error {
-		_, err := reserve(ctx, tx, s.limits.resetCalls, now, m.IP)
+		_, err := reserve(ctx, tx, s.limits.resetCalls, now, m.client())
 		return err
 	}
 	audit := &AuditEvent{At: now, Action: AuditResetRequested, EmailDigest: Digest(email), IP: m.IP, UserAgent: m.UserAgent}

@@ -22,7 +22,10 @@ type Options struct {
 	// TrustedProxies are the networks whose X-Forwarded-For is believed:
 	// the client is the right-most address not in them.
 	TrustedProxies []netip.Prefix
-	Logger         *slog.Logger
+	// IPv6Prefix is how many leading bits of an IPv6 client address the
+	// per-client limits count by, 1 to 128; 0: DefaultIPv6Prefix.
+	IPv6Prefix int
+	Logger     *slog.Logger
 	// Metrics, if set, records every request.
 	Metrics Metrics
 }
@@ -32,6 +35,7 @@ type Server struct {
 	svc     *account.Service
 	log     *slog.Logger
 	proxies []netip.Prefix
+	v6bits  int
 	mux     *http.ServeMux
 	metrics Metrics // nil: none
 }
@@ -42,7 +46,11 @@ func New(svc *account.Service, opt Options) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{svc: svc, log: log, proxies: opt.TrustedProxies, mux: http.NewServeMux(), metrics: opt.Metrics}
+	v6bits := opt.IPv6Prefix
+	if v6bits <= 0 || v6bits > 128 {
+		v6bits = DefaultIPv6Prefix
+	}
+	s := &Server{svc: svc, log: log, proxies: opt.TrustedProxies, v6bits: v6bits, mux: http.NewServeMux(), metrics: opt.Metrics}
 	s.routes()
 	return s
 }
@@ -235,5 +243,6 @@ func (s *Server) meta(r *http.Request) account.Meta {
 	if len(ua) > 256 {
 		ua = ua[:256]
 	}
-	return account.Meta{IP: s.clientIP(r), UserAgent: ua}
+	a := s.clientAddr(r)
+	return account.Meta{IP: addrString(a), UserAgent: ua, Client: s.clientKey(a)}
 }
