@@ -37,15 +37,38 @@ func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) validateReset(w http.ResponseWriter, r *http.Request) error {
 	token := r.URL.Query().Get("token")
 	if token == "" {
-		b, err := decodeBody(w, r)
-		if err != nil {
+		var err error
+		if token, err = bodyToken(w, r); err != nil {
 			return err
 		}
-		fe := fieldErrors{}
-		if token = b.str(fe, "token"); fe.errIfAny() != nil {
-			return fe
-		}
 	}
+	return s.validated(w, r, token)
+}
+
+// validateResetBody is Validate Password Reset with the token in a POST
+// body, {"token"}, for browsers, which send no body with a GET: the token
+// stays out of the URL, and so out of proxies' access logs.
+func (s *Server) validateResetBody(w http.ResponseWriter, r *http.Request) error {
+	token, err := bodyToken(w, r)
+	if err != nil {
+		return err
+	}
+	return s.validated(w, r, token)
+}
+
+// bodyToken returns the "token" of a JSON body.
+func bodyToken(w http.ResponseWriter, r *http.Request) (string, error) {
+	b, err := decodeBody(w, r)
+	if err != nil {
+		return "", err
+	}
+	fe := fieldErrors{}
+	token := b.str(fe, "token")
+	return token, fe.errIfAny()
+}
+
+// validated answers Validate Password Reset for token.
+func (s *Server) validated(w http.ResponseWriter, r *http.Request, token string) error {
 	email, err := s.svc.ValidateReset(r.Context(), token)
 	if err != nil {
 		return err

@@ -9,6 +9,7 @@ func (s *Server) routes() {
 		http.MethodGet:  s.validateReset,
 		http.MethodPost: s.completeReset,
 	})
+	s.handle("/organizations/validate-password-reset/", endpoint{http.MethodPost: s.validateResetBody})
 	s.handle("/organizations/revoke-password-reset/", endpoint{http.MethodPost: s.revokeReset})
 	s.handle("/organizations/user-login/", endpoint{http.MethodPost: s.login})
 	s.handle("/organizations/user-logout/", endpoint{http.MethodPost: s.logout})

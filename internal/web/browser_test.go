@@ -12,6 +12,7 @@ import (
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
@@ -77,6 +78,30 @@ func newTab(t *testing.T) *tab {
 		}
 	}()
 	return tb
+}
+
+// requestURLs records the URL of every request the tab sends from now on,
+// as it reaches the network (a fragment is no part of it); the returned
+// function lists them so far.
+func (b *tab) requestURLs() func() []string {
+	b.t.Helper()
+	var mu sync.Mutex
+	var urls []string
+	err := chromedp.Listen(b.ctx, func(ev any) {
+		if e, ok := ev.(*network.EventRequestWillBeSent); ok && e.Request != nil {
+			mu.Lock()
+			urls = append(urls, e.Request.URL)
+			mu.Unlock()
+		}
+	})
+	if err != nil {
+		b.t.Fatalf("listen to the network: %v", err)
+	}
+	return func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), urls...)
+	}
 }
 
 // do runs the actions, failing the test after 30 seconds or on an error.

@@ -110,6 +110,7 @@ func TestResetInBrowser(t *testing.T) {
 	link := nextResetLink(t, mp, p, userEmail, seen)
 	token := strings.TrimPrefix(link, p.URL+"/reset-password/#token=")
 	b.do("leave", navigateBlank())
+	urls := b.requestURLs()
 	b.open(link, "#choose")
 	if v := eval[string](b, `document.getElementById('username').value`); v != userEmail {
 		t.Errorf("reset page shows account %q", v)
@@ -145,6 +146,17 @@ func TestResetInBrowser(t *testing.T) {
 		t.Errorf("return link %q", href)
 	}
 	b.screenshot("5-success")
+	// No request of the page put the token in a URL, where proxies and
+	// access logs would keep it: it travelled only in request bodies.
+	sent := urls()
+	if len(sent) < 3 {
+		t.Errorf("recorded %d requests, want the page, its assets and its API calls: %q", len(sent), sent)
+	}
+	for _, u := range sent {
+		if strings.Contains(u, token) {
+			t.Errorf("the page sent the token in a URL: %s", u)
+		}
+	}
 	if st := login(t, p, newPass); st != http.StatusOK {
 		t.Errorf("login with the new password: %d", st)
 	}

@@ -67,11 +67,12 @@ func (f *fakeAPI) register(mux *http.ServeMux) {
 			reply(w, 422, map[string][]string{"email": {"No active account uses this e-mail address."}})
 		}
 	})
-	mux.HandleFunc("GET /organizations/complete-password/", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("POST /organizations/validate-password-reset/", func(w http.ResponseWriter, r *http.Request) {
+		token := decode(r)["token"]
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		f.validated++
-		if r.URL.Query().Get("token") == liveToken && !f.used {
+		if token == liveToken && !f.used {
 			reply(w, 200, map[string]string{"email": liveEmail, "token": liveToken})
 			return
 		}

@@ -244,10 +244,11 @@
     }
 
     // check asks whether the token is live without spending it: only the
-    // final POST spends it, because mail scanners open links too.
+    // final POST spends it, because mail scanners open links too. The token
+    // goes in the body, never in a URL, which proxies and access logs keep.
     function check() {
       show('checking');
-      api('GET', '/organizations/complete-password/?token=' + encodeURIComponent(token)).then(function (res) {
+      api('POST', '/organizations/validate-password-reset/', { token: token }).then(function (res) {
         if (res.status === 200 && res.data && typeof res.data.email === 'string') {
           document.getElementById('username').value = res.data.email;
           show('choose', document.getElementById('password'));
