@@ -95,8 +95,9 @@ func runAdmin(ctx context.Context, group string, args []string, stdin io.Reader,
 // docs().
 func adminVerbs() map[string]map[string]adminCommand {
 	return map[string]map[string]adminCommand{
-		"org":  {"add": orgAdd},
-		"user": {"add": userAdd, "list": userList, "deactivate": userDeactivate, "reset-link": userResetLink},
+		"org": {"add": orgAdd},
+		"user": {"add": userAdd, "list": userList, "deactivate": userDeactivate, "reset-link": userResetLink,
+			"expire-legacy-hashes": userExpireLegacyHashes},
 	}
 }
 
@@ -334,6 +335,27 @@ func userResetLink(fs *flag.FlagSet) func(context.Context, *admin) error {
 		}
 		e, _ := account.NormalizeEmail("email", *email) // IssueResetToken accepted it
 		return printResetToken(a.stdout, *publicURL, e, token, expires, a.svc.Config().ResetTTL)
+	}
+}
+
+// userExpireLegacyHashes ends a migration: imported hashes not replaced at
+// a login by then stop working, and their owners reset by mail.
+func userExpireLegacyHashes(fs *flag.FlagSet) func(context.Context, *admin) error {
+	before := fs.String("before", "", required+"expire the legacy hashes of accounts created (imported) before this date: YYYY-MM-DD (UTC) or RFC 3339")
+	return func(ctx context.Context, a *admin) error {
+		t, err := time.Parse(time.DateOnly, *before)
+		if err != nil {
+			if t, err = time.Parse(time.RFC3339, *before); err != nil {
+				return fmt.Errorf("%w: --before must be YYYY-MM-DD or RFC 3339, not %q", errUsage, *before)
+			}
+		}
+		n, err := a.svc.ExpireLegacyHashes(ctx, t, a.by)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(a.stdout, "expired the legacy password hashes of %d accounts created before %s; they log in again after a password reset\n",
+			n, t.UTC().Format(time.RFC3339))
+		return nil
 	}
 }
 

@@ -43,6 +43,11 @@ func docs() []doc {
 			example: "cruxd user deactivate --email ann@acme.test"},
 		{name: "user reset-link", args: "--email E", summary: "print a reset token and link for a user (lives --reset-ttl)",
 			example: "cruxd user reset-link --email ann@acme.test --reset-ttl 24h"},
+		{name: "user expire-legacy-hashes", args: "--before DATE", summary: "end a migration: imported hashes never replaced at a login stop working",
+			more: "Accounts created (imported) before DATE whose hash is still a legacy one lose it: their\n" +
+				"login fails like a wrong password and their owners set a new password through a reset mail.\n" +
+				"Until then every failed login costs one verification of each hash cost still stored.",
+			example: "cruxd user expire-legacy-hashes --before 2027-03-01"},
 		{name: "import", args: "FILE.jsonl | -", summary: "import accounts with their existing password hashes",
 			more: "One JSON object a line: email, password_hash (Django pbkdf2_sha256, bcrypt or argon2id)\n" +
 				"and organization are required; first_name, last_name, org_type (RETAILER or SUPPLIER,\n" +

@@ -18,7 +18,8 @@ type Session struct {
 
 // Login checks a username (the e-mail address) and password and returns a
 // new auth token. Unknown user, wrong password and inactive user all return
-// the same EUNAUTHORIZED error after the same work (one hash verification).
+// the same EUNAUTHORIZED error after the same work, whatever the account's
+// hash (failureSpend).
 // ETHROTTLED when the IP or the username failed too often; EUNAVAILABLE
 // when too many hashes are queued.
 func (s *Service) Login(ctx context.Context, username, password string, m Meta) (*Session, error) {
@@ -57,17 +58,21 @@ func (s *Service) Login(ctx context.Context, username, password string, m Meta) 
 	}
 
 	var ok, rehash bool
+	spend := s.failureSpend(ctx)
 	err = s.withHashSlot(ctx, func() error {
-		if u == nil || u.PasswordHash == "" || len(password) > maxPasswordInput {
-			s.hasher.VerifyDummy(password)
-			return nil
+		own := ""
+		if u != nil && u.PasswordHash != "" && len(password) <= maxPasswordInput {
+			own = u.PasswordHash
+			var verr error
+			ok, rehash, verr = s.hasher.Verify(password, own)
+			if verr != nil {
+				// A stored hash we cannot parse is a data problem, not the
+				// caller's: log it (without the hash) and refuse the login.
+				s.log.Error("stored password hash unusable", "user", u.UUID, "err", verr)
+			}
 		}
-		var verr error
-		ok, rehash, verr = s.hasher.Verify(password, u.PasswordHash)
-		if verr != nil {
-			// A stored hash we cannot parse is a data problem, not the
-			// caller's: log it (without the hash) and refuse the login.
-			s.log.Error("stored password hash unusable", "user", u.UUID, "err", verr)
+		if !ok || u.Status != StatusActive {
+			spend(password, own)
 		}
 		return nil
 	})

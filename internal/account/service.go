@@ -26,9 +26,15 @@ type PasswordHasher interface {
 	// Verify reports whether plain matches encoded and whether encoded
 	// should be replaced by a hash with the current parameters.
 	Verify(plain, encoded string) (ok, rehash bool, err error)
-	// VerifyDummy costs what Verify costs and always fails: it keeps the
-	// time of a login for an unknown user equal to a wrong password's.
-	VerifyDummy(plain string)
+	// CurrentPrefix is how every hash Hash makes starts; a stored hash that
+	// does not is legacy.
+	CurrentPrefix() string
+	// FailureCost returns what a failed login spends when the store holds
+	// the legacy hashes stored: called after Verify(plain, own) failed
+	// (own "" when nothing was verified), it verifies plain against dummy
+	// hashes so that every failure costs the same whatever the account's
+	// hash, or none.
+	FailureCost(stored []string) func(plain, own string)
 }
 
 // PasswordPolicy decides whether a new password is acceptable; its error
@@ -129,6 +135,7 @@ type Service struct {
 	tokenLocks keyedMutex
 	mailQueued chan struct{}          // wakes RunOutbox when a mail was queued
 	mailIDKey  atomic.Pointer[[]byte] // nil until a committed transaction read it
+	failure    failureCost
 }
 
 // NewService returns a Service on store. A nil logger discards.

@@ -56,6 +56,14 @@ type Users interface {
 	UserByUUID(ctx context.Context, uuid string) (*User, error)
 	Users(ctx context.Context) ([]*User, error)
 	SetPassword(ctx context.Context, userID int64, hash string) error
+	// LegacyPasswordHashes returns the password hashes, of users of any
+	// status, that are neither empty nor start with current: the hashes
+	// left to replace at their next login.
+	LegacyPasswordHashes(ctx context.Context, current string) ([]string, error)
+	// ClearLegacyPasswords empties the password hash of every user created
+	// before createdBefore whose hash is neither empty nor starts with
+	// current, and returns them with only their ID and Email set.
+	ClearLegacyPasswords(ctx context.Context, current string, createdBefore time.Time) ([]*User, error)
 	SetStatus(ctx context.Context, userID int64, s Status) error
 }
 

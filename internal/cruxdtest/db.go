@@ -15,6 +15,7 @@ type Account struct {
 	Email     string
 	FirstName string
 	Password  string         // set as is, without the policy (like imported passwords)
+	Hash      string         // stored as is instead of a hash of Password, as imported
 	Status    account.Status // default ACTIVE
 }
 
@@ -39,9 +40,11 @@ func NewDB(tb testing.TB, accounts ...Account) string {
 		tb.Fatal(err)
 	}
 	for _, a := range accounts {
-		hash, err := hasher.Hash(a.Password)
-		if err != nil {
-			tb.Fatal(err)
+		hash := a.Hash
+		if hash == "" {
+			if hash, err = hasher.Hash(a.Password); err != nil {
+				tb.Fatal(err)
+			}
 		}
 		nu := account.NewUser{OrgName: "Crux Supplier", Email: a.Email, FirstName: a.FirstName, Hash: hash, Status: a.Status}
 		if _, err := svc.CreateUser(ctx, nu); err != nil {

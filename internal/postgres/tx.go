@@ -407,3 +407,33 @@ func utcPtr(t *time.Time) *time.Time {
 	u := t.UTC()
 	return &u
 }
+
+// legacyHash selects the hashes that are neither empty nor start with the
+// current prefix, $1.
+const legacyHash = `password_hash <> '' AND left(password_hash, length($1)) <> $1`
+
+// LegacyPasswordHashes returns the hashes left to replace at their next
+// login: neither empty nor starting with current.
+func (t *tx) LegacyPasswordHashes(ctx context.Context, current string) ([]string, error) {
+	rows, err := t.tx.Query(ctx, `SELECT password_hash FROM users WHERE `+legacyHash, current)
+	if err != nil {
+		return nil, wrap("list legacy password hashes", err)
+	}
+	hashes, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	return hashes, wrap("list legacy password hashes", err)
+}
+
+// ClearLegacyPasswords empties the legacy hashes of the users created
+// before createdBefore and returns them, ID and Email set.
+func (t *tx) ClearLegacyPasswords(ctx context.Context, current string, createdBefore time.Time) ([]*account.User, error) {
+	rows, err := t.tx.Query(ctx, `UPDATE users SET password_hash = '' WHERE `+legacyHash+` AND created_at < $2 RETURNING id, email`,
+		current, createdBefore)
+	if err != nil {
+		return nil, wrap("clear legacy password hashes", err)
+	}
+	us, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*account.User, error) {
+		u := &account.User{}
+		return u, r.Scan(&u.ID, &u.Email)
+	})
+	return us, wrap("clear legacy password hashes", err)
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/cruxd/cruxd/internal/account"
 )
@@ -188,4 +189,50 @@ func (t *tx) updateUser(query string, value any, userID int64, what string) erro
 		return account.Errorf(account.ENOTFOUND, "user not found")
 	}
 	return nil
+}
+
+// legacyHash selects the hashes that are neither empty nor start with the
+// current prefix (the first two arguments: its length and itself).
+const legacyHash = `password_hash <> '' AND substr(password_hash, 1, ?) <> ?`
+
+// LegacyPasswordHashes returns the hashes left to replace at their next
+// login: neither empty nor starting with current.
+func (t *tx) LegacyPasswordHashes(_ context.Context, current string) ([]string, error) {
+	rows, err := t.query(`SELECT password_hash FROM users WHERE `+legacyHash, len(current), current)
+	if err != nil {
+		return nil, fmt.Errorf("list legacy password hashes: %w", err)
+	}
+	defer rows.Close()
+	var hashes []string
+	for rows.Next() {
+		var h string
+		if err := rows.Scan(&h); err != nil {
+			return nil, fmt.Errorf("list legacy password hashes: %w", err)
+		}
+		hashes = append(hashes, h)
+	}
+	return hashes, rows.Err()
+}
+
+// ClearLegacyPasswords empties the legacy hashes of the users created
+// before createdBefore and returns them, ID and Email set.
+func (t *tx) ClearLegacyPasswords(_ context.Context, current string, createdBefore time.Time) ([]*account.User, error) {
+	if err := t.checkWrite(); err != nil {
+		return nil, err
+	}
+	rows, err := t.query(`UPDATE users SET password_hash = '' WHERE `+legacyHash+` AND created_at < ? RETURNING id, email`,
+		len(current), current, unixNano(createdBefore))
+	if err != nil {
+		return nil, fmt.Errorf("clear legacy password hashes: %w", err)
+	}
+	defer rows.Close()
+	var us []*account.User
+	for rows.Next() {
+		u := &account.User{}
+		if err := rows.Scan(&u.ID, &u.Email); err != nil {
+			return nil, fmt.Errorf("clear legacy password hashes: %w", err)
+		}
+		us = append(us, u)
+	}
+	return us, rows.Err()
 }

@@ -54,6 +54,7 @@ func Run(t *testing.T, open func(t *testing.T) account.Store) {
 		{"User/UnknownOrganization", testUserUnknownOrg},
 		{"User/SetPasswordAndStatus", testUserSetters},
 		{"User/ListAndCount", testUsersList},
+		{"User/LegacyPasswords", testLegacyPasswords},
 		{"ResetToken/CreateAndLive", testResetCreateAndLive},
 		{"ResetToken/Conflict", testResetConflict},
 		{"ResetToken/ByCancel", testResetByCancel},

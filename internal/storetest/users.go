@@ -2,7 +2,9 @@ package storetest
 
 import (
 	"context"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/cruxd/cruxd/internal/account"
 )
@@ -205,4 +207,68 @@ func testUsersList(t *testing.T, s account.Store) {
 		}
 		return nil
 	})
+}
+
+func testLegacyPasswords(t *testing.T, s account.Store) {
+	ctx := context.Background()
+	f := newFixture(t, s)
+	o := f.org("Crux Supplier", account.Supplier)
+	const current = "$argon2id$v=19$m=19456,t=2,p=1$"
+	mk := func(email, hash string, created time.Time) *account.User {
+		u := f.newUser(o, email)
+		u.PasswordHash, u.CreatedAt = hash, created
+		update(t, s, func(tx account.Tx) error { return tx.CreateUser(ctx, u) })
+		return u
+	}
+	mk("current@x.example", current+"c2FsdA$aGFzaA", at(-2*time.Hour))
+	mk("none@x.example", "", at(-2*time.Hour))
+	old := mk("old@x.example", "pbkdf2_sha256$600000$salt$key=", at(-2*time.Hour))
+	mk("new@x.example", "$2b$12$abc", at(0))
+	inactive := mk("inactive@x.example", "$argon2id$v=19$m=65536,t=2,p=1$c2FsdA$aGFzaA", at(-2*time.Hour))
+	update(t, s, func(tx account.Tx) error { return tx.SetStatus(ctx, inactive.ID, account.StatusDeactivated) })
+	// Underscores and percent signs are no wildcards.
+	mk("like@x.example", "$argon2id$v=19$m=19456%t=2_p=1$c2FsdA$aGFzaA", at(-2*time.Hour))
+
+	legacy := func() []string {
+		var hs []string
+		view(t, s, func(tx account.Tx) (err error) { hs, err = tx.LegacyPasswordHashes(ctx, current); return err })
+		slices.Sort(hs)
+		return hs
+	}
+	want := []string{"$2b$12$abc", "$argon2id$v=19$m=19456%t=2_p=1$c2FsdA$aGFzaA", "$argon2id$v=19$m=65536,t=2,p=1$c2FsdA$aGFzaA", "pbkdf2_sha256$600000$salt$key="}
+	if got := legacy(); !slices.Equal(got, want) {
+		t.Errorf("LegacyPasswordHashes = %q; want %q", got, want)
+	}
+	var cleared []*account.User
+	update(t, s, func(tx account.Tx) (err error) {
+		cleared, err = tx.ClearLegacyPasswords(ctx, current, at(-time.Hour))
+		return err
+	})
+	var emails []string
+	for _, u := range cleared {
+		if u.ID == old.ID && u.Email != old.Email || u.ID == inactive.ID && u.Email != inactive.Email {
+			t.Errorf("cleared user %d comes with e-mail %q", u.ID, u.Email)
+		}
+		emails = append(emails, u.Email)
+	}
+	if slices.Sort(emails); !slices.Equal(emails, []string{"inactive@x.example", "like@x.example", "old@x.example"}) {
+		t.Errorf("ClearLegacyPasswords cleared %q; want the 3 legacy ones created before the cut", emails)
+	}
+	if got := legacy(); !slices.Equal(got, []string{"$2b$12$abc"}) {
+		t.Errorf("after ClearLegacyPasswords: %q left; want only the one created after the cut", got)
+	}
+	view(t, s, func(tx account.Tx) error {
+		u, err := tx.UserByID(ctx, old.ID)
+		if err == nil && u.PasswordHash != "" {
+			t.Errorf("cleared user's hash %q", u.PasswordHash)
+		}
+		return err
+	})
+	err := s.View(ctx, func(tx account.Tx) error {
+		_, err := tx.ClearLegacyPasswords(ctx, current, at(0))
+		return err
+	})
+	if err == nil {
+		t.Error("ClearLegacyPasswords in a View succeeded")
+	}
 }
