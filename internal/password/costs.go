@@ -30,7 +30,7 @@ func (h *Hasher) CurrentPrefix() string {
 // hashCost is what verifying one hash costs, as its scheme and parameters
 // fix it.
 type hashCost struct {
-	scheme string // "argon2id", "pbkdf2_sha256" or "bcrypt"
+	scheme string // SchemeArgon2id, SchemePBKDF2 or SchemeBcrypt
 	params Params // argon2id: Memory, Time, Threads, KeyLen
 	n      int    // pbkdf2_sha256: iterations; bcrypt: cost
 }
@@ -41,16 +41,16 @@ func (h *Hasher) costOf(encoded string) (hashCost, bool) {
 	if h.CheckHash(encoded) != nil {
 		return hashCost{}, false
 	}
-	switch {
-	case strings.HasPrefix(encoded, "$argon2id$"):
+	switch Scheme(encoded) {
+	case SchemeArgon2id:
 		a, _ := parseArgon2id(h.lim(), encoded)
-		return hashCost{scheme: "argon2id", params: Params{Memory: a.memory, Time: a.time, Threads: a.threads, KeyLen: uint32(len(a.key))}}, true
-	case strings.HasPrefix(encoded, "pbkdf2_sha256$"):
+		return hashCost{scheme: SchemeArgon2id, params: Params{Memory: a.memory, Time: a.time, Threads: a.threads, KeyLen: uint32(len(a.key))}}, true
+	case SchemePBKDF2:
 		n, _ := strconv.Atoi(strings.Split(encoded, "$")[1])
-		return hashCost{scheme: "pbkdf2_sha256", n: n}, true
+		return hashCost{scheme: SchemePBKDF2, n: n}, true
 	default:
 		n, _ := strconv.Atoi(encoded[4:6])
-		return hashCost{scheme: "bcrypt", n: n}, true
+		return hashCost{scheme: SchemeBcrypt, n: n}, true
 	}
 }
 
@@ -81,12 +81,12 @@ type failurePlan struct {
 
 func (h *Hasher) failurePlan(stored []string) *failurePlan {
 	p := h.params()
-	f := &failurePlan{costs: []hashCost{{scheme: "argon2id", params: Params{Memory: p.Memory, Time: p.Time, Threads: p.Threads, KeyLen: p.KeyLen}}}}
+	f := &failurePlan{costs: []hashCost{{scheme: SchemeArgon2id, params: Params{Memory: p.Memory, Time: p.Time, Threads: p.Threads, KeyLen: p.KeyLen}}}}
 	for _, s := range stored {
 		c, ok := h.costOf(s)
 		switch {
 		case !ok:
-		case c.scheme == "pbkdf2_sha256":
+		case c.scheme == SchemePBKDF2:
 			f.maxIter = max(f.maxIter, c.n)
 		case !slices.Contains(f.costs, c):
 			f.costs = append(f.costs, c)
@@ -105,11 +105,11 @@ func (f *failurePlan) dummies(mine hashCost) []hashCost {
 		}
 	}
 	n := f.maxIter
-	if mine.scheme == "pbkdf2_sha256" {
+	if mine.scheme == SchemePBKDF2 {
 		n -= mine.n // own's iterations were spent already
 	}
 	if n > 0 {
-		out = append(out, hashCost{scheme: "pbkdf2_sha256", n: n})
+		out = append(out, hashCost{scheme: SchemePBKDF2, n: n})
 	}
 	return out
 }
@@ -119,13 +119,13 @@ func (f *failurePlan) dummies(mine hashCost) []hashCost {
 func (h *Hasher) verifyDummy(plain string, c hashCost) error {
 	var encoded string
 	switch c.scheme {
-	case "argon2id":
+	case SchemeArgon2id:
 		p := c.params
 		encoded = fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.Memory, p.Time, p.Threads,
 			b64.EncodeToString(make([]byte, minSaltLen*2)), b64.EncodeToString(make([]byte, p.KeyLen)))
-	case "pbkdf2_sha256":
+	case SchemePBKDF2:
 		encoded = fmt.Sprintf("pbkdf2_sha256$%d$dummysalt$%s", c.n, base64.StdEncoding.EncodeToString(make([]byte, sha256.Size)))
-	case "bcrypt":
+	case SchemeBcrypt:
 		encoded = fmt.Sprintf("$2b$%02d$%s", c.n, strings.Repeat(".", 53))
 	}
 	_, _, err := h.Verify(plain, encoded)

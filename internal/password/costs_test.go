@@ -35,7 +35,7 @@ func TestFailurePlan(t *testing.T) {
 				spent = append(f.dummies(mine), mine)
 			}
 			for _, s := range spent {
-				if s.scheme == "pbkdf2_sha256" {
+				if s.scheme == SchemePBKDF2 {
 					iter += s.n
 				} else {
 					costs = append(costs, s)
@@ -69,9 +69,9 @@ func TestFailurePlan(t *testing.T) {
 func TestVerifyDummyCosts(t *testing.T) {
 	h := &Hasher{Params: cheap}
 	for _, c := range []hashCost{
-		{scheme: "argon2id", params: Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32}},
-		{scheme: "pbkdf2_sha256", n: 1000},
-		{scheme: "bcrypt", n: 4},
+		{scheme: SchemeArgon2id, params: Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32}},
+		{scheme: SchemePBKDF2, n: 1000},
+		{scheme: SchemeBcrypt, n: 4},
 	} {
 		if err := h.verifyDummy("", c); err != nil {
 			t.Errorf("%+v: %v", c, err)
