@@ -173,13 +173,12 @@ func redactDB(db string) string {
 }
 
 // Garbage collector settings of serve, unless the operator set GOGC or
-// GOMEMLIMIT. cruxd's live heap is small (a few MiB; 40 MiB while two
-// argon2id hashes run) and Reset Password allocates about 8 KB a request,
-// so under load Go's default GOGC=100 collects some 20 times a second.
-// GOGC=400 collects a quarter as often (Reset Password +6-14% in A/B runs)
-// and the soft memory limit keeps the heap of a login flood, whose hashes
-// allocate 19 MiB each, near 128 MiB: past it the collector runs as often as
-// it must.
+// GOMEMLIMIT. cruxd's live heap is small next to what its requests
+// allocate, so under load Go's default GOGC=100 collects many times a
+// second; GOGC=400 collects a quarter as often. The soft memory limit keeps
+// the heap of a login flood, whose argon2id hashes allocate 19 MiB each,
+// near 128 MiB: past it the collector runs as often as it must. docs/perf.md
+// has the measurements.
 const (
 	gcPercent   = 400
 	memoryLimit = 128 << 20

@@ -28,14 +28,12 @@ type PurgeOptions struct {
 	Pause time.Duration
 }
 
-// Purge defaults: traffic first. A batch holds the writer for about 2 ms
-// (some 50 rows on a 2 GB database, where each row is a few random index
-// pages); the pause lets another process's waiting writer in (its busy
-// handler retries after 1, 2, 5… ms) and bounds the WAL and checkpoint I/O
-// the purge adds, which is what delays the traffic's fsyncs. Measured on
-// 1M users + 8.5M expired tokens under Reset Password at 1,000/s: 1,800
-// rows/s with p99 19 ms against 15 ms without the purge; with 5 ms batches
-// and 10 ms pauses 5,600 rows/s but p99 41 ms.
+// Purge defaults: traffic first. A batch holds the writer only briefly
+// (each row deleted is a few random index pages); the pause lets another
+// process's waiting writer in (its busy handler retries after 1, 2, 5… ms)
+// and bounds the WAL and checkpoint I/O the purge adds, which is what
+// delays the traffic's fsyncs. Longer batches and shorter pauses purge
+// faster at the cost of the traffic's p99 (docs/perf.md).
 const (
 	DefaultPurgeBatch     = 2000
 	DefaultPurgeBatchTime = 2 * time.Millisecond

@@ -203,8 +203,9 @@ func (h *Hasher) dummyHash() string {
 const dummyPassword = "cruxd dummy password"
 
 // defaultDummyHash is encodeArgon2id(DefaultParams, 16 zero bytes,
-// dummyPassword), precomputed: computing it at start-up cost 25 ms and left
-// 19 MiB of argon2 memory in an idle process (TestDefaultDummyHash checks it).
+// dummyPassword), precomputed: computing it would cost every start a hash
+// and leave its argon2 memory in an idle process (TestDefaultDummyHash
+// checks it).
 const defaultDummyHash = "$argon2id$v=19$m=19456,t=2,p=1$AAAAAAAAAAAAAAAAAAAAAA$DnNso1LuDc7jKPuuvupRu0vwjO8pGfwlMkxg+5oB7RA"
 
 func encodeArgon2id(p Params, salt []byte, plain string) string {

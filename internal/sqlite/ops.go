@@ -60,8 +60,8 @@ const sqlResetTokenEnded = `min(expires_at, ifnull(used_at, expires_at), ifnull(
 
 // sqlCountExpiredResetTokens counts up to ?2 tokens that expired unused
 // before ?1 by reading reset_tokens_unspent alone, which holds every
-// column it tests (TestQueryPlans); through reset_tokens_ended it read a
-// row for every entry, 3 µs each.
+// column it tests (TestQueryPlans); reset_tokens_ended would need a table
+// row for every entry.
 const sqlCountExpiredResetTokens = `SELECT count(*) FROM (SELECT 1 FROM reset_tokens
 	WHERE used_at IS NULL AND revoked_at IS NULL AND expires_at <= ?1 LIMIT ?2)`
 

@@ -202,7 +202,7 @@ func dsn(path string, readOnly bool) string {
 		q.Add("_pragma", fmt.Sprintf("journal_size_limit(%d)", walTruncateTo))
 		// 16 MiB of page cache (SQLite's default is 2 MiB) keeps the
 		// index pages the writer searches on every reset in memory
-		// instead of a pread each: Reset Password +4% at 100k users.
+		// instead of a pread each (docs/perf.md).
 		q.Add("_pragma", "cache_size(-16384)")
 		// The writer's savepoints (one per Update of a batch) keep the
 		// sub-journal in memory: past 64 KiB SQLite would spill it to a

@@ -110,8 +110,8 @@ const sqlCountLiveResetTokens = `SELECT count(*) FROM reset_tokens
 //
 // Every Reset Password calls it with keep 3, and it rarely finds a fourth
 // token, so a count decides first whether there is anything to revoke: the
-// UPDATE sorts the user's tokens and journals the statement, 13 µs of the
-// writer's time a reset against 3 µs for the count.
+// UPDATE sorts the user's tokens and journals the statement, several times
+// what the count costs the writer (docs/perf.md).
 func (t *tx) RevokeResetTokens(_ context.Context, userID int64, keep int, now time.Time) (int, error) {
 	if err := t.checkWrite(); err != nil {
 		return 0, err

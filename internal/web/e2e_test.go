@@ -70,7 +70,7 @@ func login(t *testing.T, p *cruxdtest.Process, pass string) int {
 	return p.Do(t, http.MethodPost, "/organizations/user-login/", map[string]string{"username": userEmail, "password": pass}).Status
 }
 
-// TestResetInBrowser is issue 5's end-to-end path in Chromium against a
+// TestResetInBrowser is the whole reset path in Chromium against a
 // production cruxd and a real Mailpit: the forgot-password form, the mail,
 // its link, a password the policy refuses, the new password, login with it,
 // and the spent link opened again. Each state is saved as a screenshot.
