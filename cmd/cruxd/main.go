@@ -130,13 +130,8 @@ func openStore(ctx context.Context, c *config, noMigrate bool) (account.Store, e
 		}
 		return s, nil
 	}
-	if scheme, _, ok := strings.Cut(c.DB, "://"); ok {
-		return nil, fmt.Errorf("%w: --db %s: unsupported scheme %q: give a SQLite file path or a postgres:// URL", errUsage, redactDB(c.DB), scheme)
-	}
-	if dir := filepath.Dir(c.DB); dir != "" {
-		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-			return nil, fmt.Errorf("--db %s: the directory %s does not exist: create it or choose another path", c.DB, dir)
-		}
+	if err := checkSQLitePath(c.DB); err != nil {
+		return nil, err
 	}
 	s, err := sqlite.OpenWith(ctx, c.DB, sqlite.Options{
 		WALLimit: c.WALLimitMiB << 20, AllowNewerSchema: c.AllowNewerSchema, Logger: c.log, NoMigrate: noMigrate,
@@ -145,6 +140,21 @@ func openStore(ctx context.Context, c *config, noMigrate bool) (account.Store, e
 		return nil, fmt.Errorf("open database %s: %w", c.DB, err)
 	}
 	return s, nil
+}
+
+// checkSQLitePath returns why --db cannot name a SQLite file: a URL of
+// another database, or a directory that does not exist.
+func checkSQLitePath(db string) error {
+	if isPostgresURL(db) {
+		return nil
+	}
+	if scheme, _, ok := strings.Cut(db, "://"); ok {
+		return fmt.Errorf("%w: --db %s: unsupported scheme %q: give a SQLite file path or a postgres:// URL", errUsage, redactDB(db), scheme)
+	}
+	if fi, err := os.Stat(filepath.Dir(db)); err != nil || !fi.IsDir() {
+		return fmt.Errorf("--db %s: the directory %s does not exist: create it or choose another path", db, filepath.Dir(db))
+	}
+	return nil
 }
 
 // rootCause returns the first line of the innermost error that err wraps:

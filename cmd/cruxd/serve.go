@@ -40,8 +40,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		defer stopPprof()
 	}
 
-	// Listen first: an address that is taken or not ours leaves no
-	// database behind.
+	// Check --db, then listen, then open it: a --db or an address that
+	// cannot work leaves no database behind.
+	if err := checkSQLitePath(c.DB); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", c.Addr, err)

@@ -37,10 +37,10 @@ func TestStartErrors(t *testing.T) {
 		mustNot  []string
 		noFileAt string
 	}{
-		{"scheme", []string{"--db", "mysql://root:hunter2@db/cruxd"}, 2, `unsupported scheme "mysql"`, []string{"hunter2"}, ""},
-		{"missing directory", []string{"--db", filepath.Join(dir, "no", "such", "cruxd.db")}, 1, "does not exist", nil, ""},
+		{"scheme", []string{"--db", "mysql://root:hunter2@db/cruxd", "--addr", busy.Addr().String()}, 2, `unsupported scheme "mysql"`, []string{"hunter2"}, ""},
+		{"missing directory", []string{"--db", filepath.Join(dir, "no", "such", "cruxd.db"), "--addr", busy.Addr().String()}, 1, "does not exist", nil, ""},
 		{"address taken", []string{"--db", busyDB, "--addr", busy.Addr().String()}, 1, "listen on " + busy.Addr().String(), nil, busyDB},
-		{"postgres unreachable", []string{"--db", "postgres://cruxd:hunter2@" + closedAddr + "/cruxd?connect_timeout=5"}, 1, "cannot reach the PostgreSQL server", []string{"hunter2", "Try again"}, ""},
+		{"postgres unreachable", []string{"--db", "postgres://cruxd:hunter2@" + closedAddr + "/cruxd?connect_timeout=5", "--addr", "127.0.0.1:0"}, 1, "cannot reach the PostgreSQL server", []string{"hunter2", "Try again"}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
