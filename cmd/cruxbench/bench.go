@@ -47,7 +47,6 @@ type endpoint struct {
 
 	bare, sat, fixed *stats
 	fixedRate        int
-	satErr           error
 }
 
 // bench is one run's state.

@@ -35,17 +35,6 @@ func (h *health) refuse() error {
 	return nil
 }
 
-// err returns why writes fail now, nil when the last write succeeded.
-func (h *health) err() error {
-	if err := h.refuse(); err != nil {
-		return err
-	}
-	if p := h.failing.Load(); p != nil {
-		return account.Unavailable(*p)
-	}
-	return nil
-}
-
 // fault classifies a write's error by SQLite's result code: a full disk,
 // an I/O error or a read-only file is EUNAVAILABLE until a commit
 // succeeds again; a malformed file is EUNAVAILABLE for good. Other errors

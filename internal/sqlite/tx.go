@@ -129,14 +129,6 @@ func nullNano(t *time.Time) any {
 	return t.UnixNano()
 }
 
-func fromNullNano(n sql.NullInt64) *time.Time {
-	if !n.Valid {
-		return nil
-	}
-	t := fromNano(n.Int64)
-	return &t
-}
-
 // nullID stores an id of 0 as NULL.
 func nullID(id int64) any {
 	if id == 0 {
