@@ -69,43 +69,6 @@ type User struct {
 // Can reports whether the user holds the named permission.
 func (u *User) Can(permission string) bool { return slices.Contains(u.Permissions, permission) }
 
-// Permission is an entry of the permission catalogue.
-type Permission struct {
-	UUID        string
-	Name        string
-	DisplayName string
-	Description string
-	Visibility  string
-	Grouping    string
-}
-
-// Permission names used by the rules of this package.
-const (
-	PermViewOrgUsers = "view_org_users"
-	PermEditOrgUsers = "edit_org_users"
-)
-
-// Catalogue returns the permissions cruxd knows, in display order. The UUIDs
-// are fixed so that clients can cache them.
-func Catalogue() []Permission {
-	return []Permission{
-		{UUID: "5b0f1c3e-2f0b-4a5e-9a51-2d1c3f7a8b01", Name: PermViewOrgUsers, DisplayName: "View Users",
-			Description: "Ability to see the users in an organization", Visibility: "BOTH", Grouping: "ORGUSERS"},
-		{UUID: "5b0f1c3e-2f0b-4a5e-9a51-2d1c3f7a8b02", Name: PermEditOrgUsers, DisplayName: "Edit Users",
-			Description: "Ability to add, change and deactivate the users in an organization", Visibility: "BOTH", Grouping: "ORGUSERS"},
-	}
-}
-
-// PermissionByName returns the catalogue entry with that name.
-func PermissionByName(name string) (Permission, bool) {
-	for _, p := range Catalogue() {
-		if p.Name == name {
-			return p, true
-		}
-	}
-	return Permission{}, false
-}
-
 // ResetToken is a password-reset token at rest: only its SHA-256 digest.
 type ResetToken struct {
 	ID     int64

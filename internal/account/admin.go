@@ -19,7 +19,7 @@ type NewUser struct {
 	Status    Status   // default ACTIVE
 	Password  string   // checked against the policy; "" leaves none set
 	Hash      string   // an existing hash to keep (import, demo data); wins over Password
-	Perms     []string // default: the whole catalogue
+	Perms     []string // default: every permission of the organization's type
 	By        Meta     // who asked, for the audit trail
 }
 
@@ -69,7 +69,9 @@ func (s *Service) CreateUser(ctx context.Context, nu NewUser) (*User, error) {
 		} else if err != nil {
 			return fmt.Errorf("find organization: %w", err)
 		}
-		u.OrgID, u.Org = o.ID, o
+		if err := u.joinOrg(o); err != nil {
+			return err
+		}
 		if err := tx.CreateUser(ctx, u); err != nil {
 			return err
 		}
@@ -94,13 +96,7 @@ func (s *Service) newUser(ctx context.Context, nu NewUser) (*User, error) {
 	if !nu.Status.Valid() {
 		return nil, FieldError(EINVALID, "status", fmt.Sprintf("%q is not a valid choice.", nu.Status))
 	}
-	perms := nu.Perms
-	if perms == nil {
-		for _, p := range Catalogue() {
-			perms = append(perms, p.Name)
-		}
-	}
-	for _, p := range perms {
+	for _, p := range nu.Perms {
 		if _, ok := PermissionByName(p); !ok {
 			return nil, FieldError(EINVALID, "permissions", fmt.Sprintf("%q is not a known permission.", p))
 		}
@@ -115,9 +111,28 @@ func (s *Service) newUser(ctx context.Context, nu NewUser) (*User, error) {
 		UUID: s.newUUID(), PersonUUID: s.newUUID(), Email: email,
 		FirstName: strings.TrimSpace(nu.FirstName), LastName: strings.TrimSpace(nu.LastName),
 		Phone: nu.Phone, JobTitle: nu.JobTitle, Status: nu.Status, PasswordHash: hash,
-		Permissions: perms, CreatedAt: s.now(),
+		Permissions: nu.Perms, CreatedAt: s.now(),
 	}
 	return u, nil
+}
+
+// joinOrg puts the unsaved user u into o. A user without permissions gets
+// every permission of o's type; a permission o's type may not hold is
+// EINVALID.
+func (u *User) joinOrg(o *Organization) error {
+	u.OrgID, u.Org = o.ID, o
+	if u.Permissions == nil {
+		for _, p := range PermissionsFor(o.Type) {
+			u.Permissions = append(u.Permissions, p.Name)
+		}
+		return nil
+	}
+	for _, name := range u.Permissions {
+		if p, _ := PermissionByName(name); !p.Allows(o.Type) {
+			return FieldError(EINVALID, "permissions", fmt.Sprintf("A %s organization cannot hold %q.", o.Type, name))
+		}
+	}
+	return nil
 }
 
 // newUUID returns a random (version 4) UUID from s.Rand.

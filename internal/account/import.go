@@ -72,7 +72,9 @@ func (s *Service) ImportUser(ctx context.Context, rec ImportRecord, by Meta) (cr
 		case rec.OrgType != "" && o.Type != rec.OrgType:
 			return FieldError(EINVALID, "org_type", fmt.Sprintf("Organization %q is a %s, not a %s.", o.Name, o.Type, rec.OrgType))
 		}
-		u.OrgID, u.Org = o.ID, o
+		if err := u.joinOrg(o); err != nil {
+			return err
+		}
 		if err := tx.CreateUser(ctx, u); err != nil {
 			return err
 		}

@@ -9,11 +9,17 @@ import (
 
 // TestValidateResetBody: POST /organizations/validate-password-reset/
 // answers as Validate Password Reset with the token in the body, and does
-// not spend it.
+// not spend it; so does the 2019 docs' /timp/organizations/ path.
 func TestValidateResetBody(t *testing.T) {
+	for _, prefix := range []string{"/organizations/", "/timp/organizations/"} {
+		t.Run(prefix, func(t *testing.T) { testValidateResetBody(t, prefix) })
+	}
+}
+
+func testValidateResetBody(t *testing.T, prefix string) {
 	e := newFuzzEnv(t)
 	do := func(method, body string) (int, string) {
-		req := httptest.NewRequest(method, "/organizations/validate-password-reset/", strings.NewReader(body))
+		req := httptest.NewRequest(method, prefix+"validate-password-reset/", strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		rec := httptest.NewRecorder()
 		e.sandboxH.ServeHTTP(rec, req)

@@ -4,18 +4,30 @@ import "net/http"
 
 // routes registers the whole API.
 func (s *Server) routes() {
-	s.handle("/organizations/reset-password/", endpoint{http.MethodPost: s.resetPassword})
-	s.handle("/organizations/complete-password/", endpoint{
+	s.org("reset-password/", endpoint{http.MethodPost: s.resetPassword})
+	s.org("complete-password/", endpoint{
 		http.MethodGet:  s.validateReset,
 		http.MethodPost: s.completeReset,
 	})
-	s.handle("/organizations/validate-password-reset/", endpoint{http.MethodPost: s.validateResetBody})
-	s.handle("/organizations/revoke-password-reset/", endpoint{http.MethodPost: s.revokeReset})
-	s.handle("/organizations/user-login/", endpoint{http.MethodPost: s.login})
-	s.handle("/organizations/user-logout/", endpoint{http.MethodPost: s.logout})
-	s.handle("/organizations/users/detail/{uuid}/", endpoint{http.MethodGet: s.userDetail})
+	s.org("validate-password-reset/", endpoint{http.MethodPost: s.validateResetBody})
+	s.org("revoke-password-reset/", endpoint{http.MethodPost: s.revokeReset})
+	s.org("user-login/", endpoint{http.MethodPost: s.login})
+	s.org("user-logout/", endpoint{http.MethodPost: s.logout})
+	s.org("users/detail/{uuid}/", endpoint{http.MethodGet: s.userDetail})
 	s.handle("/healthz", endpoint{http.MethodGet: s.healthz})
 	s.handle("/readyz", endpoint{http.MethodGet: s.readyz})
 	s.handle("/openapi.yaml", endpoint{http.MethodGet: s.openAPI})
 	s.mux.HandleFunc("/", s.notFound)
+}
+
+// orgPrefixes are the roots of the organization API: the 2018 docs' and
+// the 2019 docs' /timp/ one, served alike.
+var orgPrefixes = []string{"/organizations/", "/timp/organizations/"}
+
+// org registers an organization API route, path relative to
+// /organizations/, under every prefix of orgPrefixes with the same handlers.
+func (s *Server) org(path string, e endpoint) {
+	for _, p := range orgPrefixes {
+		s.handle(p+path, e)
+	}
 }

@@ -70,11 +70,12 @@ type permission struct {
 	Grouping    string `json:"grouping"`
 }
 
-// assignments lists the whole permission catalogue with what u holds.
+// assignments lists the permissions of u's organization type with what u
+// holds.
 func assignments(u *account.User) permissionAssignments {
 	var pa permissionAssignments
 	pa.OrgUser.UUID = u.UUID
-	for _, p := range account.Catalogue() {
+	for _, p := range account.PermissionsFor(u.Org.Type) {
 		pa.Permissions = append(pa.Permissions, permissionAssignment{
 			Assigned:   u.Can(p.Name),
 			Permission: permission(p),
