@@ -2,21 +2,18 @@ package main
 
 import (
 	"fmt"
-	"net/http"
 	"os"
 	"slices"
 	"sort"
 	"strings"
 	"time"
-
-	vegeta "github.com/tsenart/vegeta/v12/lib"
 )
 
 // attackSpec is one bounded attack: at a fixed rate, or as fast as workers
 // allow (rate 0), for at most duration and at most maxHits requests.
 type attackSpec struct {
 	name     string
-	targeter vegeta.Targeter
+	targeter targeter
 	rate     int // req/s; 0 = saturation
 	workers  int // saturation: exactly this many in flight; fixed rate: at most
 	duration time.Duration
@@ -105,21 +102,9 @@ func (s *stats) perOK() string {
 		float64(s.client.user+s.client.sys)/1e6/n)
 }
 
-// maxHitsPacer stops an attack after max hits.
-type maxHitsPacer struct {
-	vegeta.Pacer
-	max uint64
-}
-
-func (p maxHitsPacer) Pace(elapsed time.Duration, hits uint64) (time.Duration, bool) {
-	if p.max > 0 && hits >= p.max {
-		return 0, true
-	}
-	return p.Pacer.Pace(elapsed, hits)
-}
-
-// runAttack runs spec and summarizes it. pid, if > 0, is the process whose
-// peak RSS during the attack is recorded.
+// runAttack runs spec with cruxbench's generator (gen.go) and summarizes
+// it. pid, if > 0, is the process whose peak RSS and CPU time during the
+// attack are recorded.
 func runAttack(spec attackSpec, pid int) *stats {
 	var before procUsage
 	if pid > 0 {
@@ -127,60 +112,12 @@ func runAttack(spec attackSpec, pid int) *stats {
 		before = readUsage(pid)
 	}
 	self := readUsage(os.Getpid())
-	workers := uint64(spec.workers)
-	opts := []func(*vegeta.Attacker){
-		vegeta.Timeout(spec.timeout),
-		vegeta.KeepAlive(true),
-		vegeta.MaxBody(0),
-		vegeta.Redirects(vegeta.NoFollow),
-		vegeta.MaxWorkers(workers),
-	}
-	var pacer vegeta.Pacer = vegeta.ConstantPacer{Freq: spec.rate, Per: time.Second}
-	if spec.rate == 0 {
-		opts = append(opts, vegeta.Workers(workers), vegeta.Connections(spec.workers))
-	} else {
-		opts = append(opts, vegeta.Workers(min(workers, 32)), vegeta.Connections(spec.workers))
-	}
-	pacer = maxHitsPacer{pacer, spec.maxHits}
-	a := vegeta.NewAttacker(opts...)
-	if spec.stop != nil {
-		done := make(chan struct{})
-		defer close(done)
-		go func() {
-			select {
-			case <-spec.stop:
-				a.Stop()
-			case <-done:
-			}
-		}()
-	}
-
 	s := &stats{codes: map[int]int{}, errs: map[string]int{}}
-	var first, last time.Time
-	for r := range a.Attack(spec.targeter, pacer, spec.duration, spec.name) {
-		s.requests++
-		s.codes[int(r.Code)]++
-		if r.Code/100 == 2 {
-			s.ok++
-		}
-		if r.Code == http.StatusServiceUnavailable {
-			s.n503++
-			if r.Headers.Get("Retry-After") != "" {
-				s.retryAfter++
-			}
-		}
-		if r.Code == 0 && r.Error != "" && len(s.errs) < 5 {
-			s.errs[r.Error]++
-		}
-		s.lat = append(s.lat, r.Latency)
-		if first.IsZero() || r.Timestamp.Before(first) {
-			first = r.Timestamp
-		}
-		if end := r.End(); end.After(last) {
-			last = end
-		}
+	if err := generate(spec, s); err != nil {
+		s.errs[err.Error()]++
+		s.codes[0]++
+		logf("%s: %v", spec.name, err)
 	}
-	s.elapsed = last.Sub(first)
 	slices.Sort(s.lat)
 	if pid > 0 {
 		if st, err := procStatus(pid); err == nil {

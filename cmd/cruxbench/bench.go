@@ -15,12 +15,11 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/cruxd/cruxd/internal/password"
 )
@@ -42,11 +41,12 @@ type endpoint struct {
 	hashBound bool // its cost is one argon2id hash
 	// targeter returns a fresh targeter against base; bare is true for the
 	// bare server, which needs no live tokens.
-	targeter func(base string, bare bool) vegeta.Targeter
+	targeter func(base string, bare bool) targeter
 	maxHits  func(bare bool) uint64 // pool bound, 0 = none
 
-	bare, sat, fixed *stats
-	fixedRate        int
+	sat       []*satRun // one per number of connections
+	fixed     *stats
+	fixedRate int
 }
 
 // bench is one run's state.
@@ -91,6 +91,7 @@ type bench struct {
 	reused        bool // the database was loaded by an earlier run
 	purge         *purgeResult
 	loadAvg       [2]string // at the start and the end of the measurements
+	checkKey      string    // the endpoint whose bare server wrk also measures
 	fsync         time.Duration
 }
 
@@ -168,6 +169,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer b.bareProc.stop()
 
+	b.checkKey = checkEndpoint(eps)
 	remeasured := false
 	for _, e := range eps {
 		if ctx.Err() != nil {
@@ -186,7 +188,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			logf("argon2id on %d cores at once, no server: %.1f/s (%.0f%% of the bound)", b.cores, b.parHash, 100*b.parHash/b.hashBound())
 			time.Sleep(time.Second)
 		}
-		b.measure(ctx, e)
+		b.measure(ctx, e, e.key == b.checkKey)
 	}
 	if o.want("login") && ctx.Err() == nil {
 		b.measureFlood()
@@ -408,39 +410,47 @@ func (b *bench) saveProfile(query, file string) {
 	os.WriteFile(filepath.Join(b.o.PprofDir, file), data, 0o644)
 }
 
-func jsonTarget(method, url string, v any) vegeta.Target {
+// jsonBody returns v as JSON.
+func jsonBody(v any) []byte {
 	body, _ := json.Marshal(v)
-	return vegeta.Target{Method: method, URL: url, Body: body,
-		Header: http.Header{"Content-Type": {"application/json"}}}
+	return body
 }
 
 func pick(r [2]int) int { return r[0] + mrand.IntN(r[1]-r[0]) }
 
+// appendResetBody appends Reset Password's body for user i: what
+// json.Marshal makes of it, without its cost to the generator.
+func appendResetBody(buf []byte, i int) []byte {
+	buf = append(buf, `{"email":"user`...)
+	buf = strconv.AppendInt(buf, int64(i), 10)
+	return append(buf, `@`+benchDomain+`"}`...)
+}
+
 // endpoints returns the endpoints of this run, with their targeters.
 func (b *bench) endpoints() []*endpoint {
 	all := []*endpoint{
-		{key: "reset", name: "Reset Password", targeter: func(base string, _ bool) vegeta.Targeter {
-			return func(t *vegeta.Target) error {
-				*t = jsonTarget("POST", base+pathReset, map[string]string{"email": userEmail(pick(b.resetUsers))})
+		{key: "reset", name: "Reset Password", targeter: func(base string, _ bool) targeter {
+			return targeter{base, func(r *hreq) error {
+				*r = hreq{method: "POST", path: pathReset, body: appendResetBody(r.body[:0], pick(b.resetUsers))}
 				return nil
-			}
+			}}
 		}},
-		{key: "validate", name: "Validate Password Reset", targeter: func(base string, _ bool) vegeta.Targeter {
-			return func(t *vegeta.Target) error {
+		{key: "validate", name: "Validate Password Reset", targeter: func(base string, _ bool) targeter {
+			return targeter{base, func(r *hreq) error {
 				tok := b.validatePool[mrand.IntN(len(b.validatePool))]
-				*t = vegeta.Target{Method: "GET", URL: base + pathComplete + "?token=" + tok}
+				*r = hreq{method: "GET", path: pathComplete + "?token=" + tok}
 				return nil
-			}
+			}}
 		}},
-		{key: "login", name: "Login", hashBound: true, targeter: func(base string, _ bool) vegeta.Targeter {
-			return func(t *vegeta.Target) error {
-				*t = jsonTarget("POST", base+pathLogin, map[string]string{
-					"username": userEmail(pick(b.loginUsers)), "password": benchPassword})
+		{key: "login", name: "Login", hashBound: true, targeter: func(base string, _ bool) targeter {
+			return targeter{base, func(r *hreq) error {
+				*r = hreq{method: "POST", path: pathLogin, body: jsonBody(map[string]string{
+					"username": userEmail(pick(b.loginUsers)), "password": benchPassword})}
 				return nil
-			}
+			}}
 		}},
-		{key: "complete", name: "Create New Password", hashBound: true, targeter: func(base string, bare bool) vegeta.Targeter {
-			return func(t *vegeta.Target) error {
+		{key: "complete", name: "Create New Password", hashBound: true, targeter: func(base string, bare bool) targeter {
+			return targeter{base, func(r *hreq) error {
 				tok := "AAAAAAAAAAAAAAAAAAAA"
 				if !bare {
 					i := b.completeNext.Add(1) - 1
@@ -449,22 +459,21 @@ func (b *bench) endpoints() []*endpoint {
 					}
 					tok = b.completePool[i]
 				}
-				*t = jsonTarget("POST", base+pathComplete, map[string]string{"password": newPassword, "token": tok})
+				*r = hreq{method: "POST", path: pathComplete, body: jsonBody(map[string]string{"password": newPassword, "token": tok})}
 				return nil
-			}
+			}}
 		}, maxHits: func(bare bool) uint64 {
 			if bare {
 				return 0
 			}
 			return uint64(max(int64(len(b.completePool))-b.completeNext.Load(), 0))
 		}},
-		{key: "user", name: "Get User", targeter: func(base string, _ bool) vegeta.Targeter {
-			return func(t *vegeta.Target) error {
+		{key: "user", name: "Get User", targeter: func(base string, _ bool) targeter {
+			return targeter{base, func(r *hreq) error {
 				a := b.authPool[mrand.IntN(len(b.authPool))]
-				*t = vegeta.Target{Method: "GET", URL: base + pathUser + a.uuid + "/",
-					Header: http.Header{"Authorization": {"Token " + a.token}}}
+				*r = hreq{method: "GET", path: pathUser + a.uuid + "/", header: "Authorization: Token " + a.token}
 				return nil
-			}
+			}}
 		}},
 	}
 	var eps []*endpoint
@@ -474,6 +483,32 @@ func (b *bench) endpoints() []*endpoint {
 		}
 	}
 	return eps
+}
+
+// endpointByKey returns this run's endpoint of that key, nil if none.
+func (b *bench) endpointByKey(key string) *endpoint {
+	for _, e := range b.endpoints() {
+		if e.key == key {
+			return e
+		}
+	}
+	return nil
+}
+
+// checkEndpoint picks the endpoint on which the generator is checked
+// against wrk: Reset Password if measured, else the first one that is not
+// hash-bound ("" if none).
+func checkEndpoint(eps []*endpoint) string {
+	key := ""
+	for _, e := range eps {
+		if e.key == "reset" {
+			return e.key
+		}
+		if !e.hashBound && key == "" {
+			key = e.key
+		}
+	}
+	return key
 }
 
 // makePools creates, through the API, the live tokens the attacks use.
@@ -574,14 +609,18 @@ func postJSON(ctx context.Context, url string, in, out any) error {
 	return json.Unmarshal(data, out)
 }
 
-// measure runs an endpoint's three attacks: the bare server at saturation,
-// cruxd at saturation, cruxd at a fixed rate.
-func (b *bench) measure(ctx context.Context, e *endpoint) {
-	workers, timeout := b.o.Workers, 10*time.Second
+// measure runs an endpoint's attacks: for each number of connections,
+// the bare server and cruxd at saturation in alternating pairs (with wrk
+// on the bare server first in each pair for the generator's check), then
+// cruxd at a fixed rate.
+func (b *bench) measure(ctx context.Context, e *endpoint, check bool) {
+	conns, pairs := b.o.conns, b.o.Pairs
 	if e.hashBound {
-		workers = b.o.HashWorkers
+		// One pair: Create New Password's token pool is sized for it.
+		conns, pairs, check = []int{b.o.HashWorkers}, 1, false
 	}
-	spec := func(base string, bare bool, rate int) attackSpec {
+	const timeout = 10 * time.Second
+	spec := func(base string, bare bool, rate, workers int) attackSpec {
 		s := attackSpec{name: e.key, targeter: e.targeter(base, bare), rate: rate, workers: workers,
 			duration: b.o.Duration, timeout: timeout}
 		if e.maxHits != nil {
@@ -592,24 +631,43 @@ func (b *bench) measure(ctx context.Context, e *endpoint) {
 		}
 		return s
 	}
-	logf("%s: bare server, %d workers, %v", e.name, workers, b.o.Duration)
-	e.bare = runAttack(spec(b.bareProc.url, true, 0), b.bareProc.pid())
-	logf("  bare %.0f req/s", e.bare.throughput())
+	for _, c := range conns {
+		run := &satRun{conns: c}
+		e.sat = append(e.sat, run)
+		for i := range pairs {
+			if ctx.Err() != nil {
+				return
+			}
+			if check {
+				rps, err := b.runWrk(e, c)
+				run.wrk = append(run.wrk, rps)
+				if err != nil {
+					run.wrkErr = err
+					logf("%s: wrk: %v", e.name, err)
+				} else {
+					logf("%s: wrk -t2 -c%d on the bare server: %.0f req/s", e.name, c, rps)
+				}
+			}
+			bare := runAttack(spec(b.bareProc.url, true, 0, c), b.bareProc.pid())
+			run.bare = append(run.bare, bare)
+			logf("%s: bare server, %d connections, pair %d: %.0f req/s", e.name, c, i+1, bare.throughput())
 
-	logf("%s: cruxd saturation", e.name)
-	var prof sync.WaitGroup
-	if b.pprofAddr != "" {
-		prof.Add(1)
-		go func() {
-			defer prof.Done()
-			secs := max(int(b.o.Duration.Seconds())-1, 1)
-			b.saveProfile(fmt.Sprintf("profile?seconds=%d", secs), e.key+".cpu.pprof")
-		}()
+			var prof sync.WaitGroup
+			if b.pprofAddr != "" && i == 0 {
+				prof.Add(1)
+				go func() {
+					defer prof.Done()
+					secs := max(int(b.o.Duration.Seconds())-1, 1)
+					b.saveProfile(fmt.Sprintf("profile?seconds=%d", secs), fmt.Sprintf("%s-c%d.cpu.pprof", e.key, c))
+				}()
+			}
+			sat := runAttack(spec(b.proc.url, false, 0, c), b.proc.pid())
+			prof.Wait()
+			run.cruxd = append(run.cruxd, sat)
+			logf("%s: cruxd, %d connections, pair %d: %.0f req/s (%.3f× bare), errors %s; per response: cruxd %s",
+				e.name, c, i+1, sat.throughput(), sat.throughput()/bare.throughput(), sat.errorSummary(), sat.perOK())
+		}
 	}
-	e.sat = runAttack(spec(b.proc.url, false, 0), b.proc.pid())
-	prof.Wait()
-	logf("  cruxd %.0f req/s (%.0f%% of bare), errors %s", e.sat.throughput(), 100*e.sat.throughput()/e.bare.throughput(), e.sat.errorSummary())
-	logf("  per response: cruxd %s", e.sat.perOK())
 
 	e.fixedRate = b.o.Rate
 	if e.hashBound {
@@ -620,9 +678,63 @@ func (b *bench) measure(ctx context.Context, e *endpoint) {
 	}
 	time.Sleep(time.Second) // let the queues drain
 	logf("%s: cruxd at %d req/s for %v", e.name, e.fixedRate, b.o.FixedDuration)
-	e.fixed = runAttack(spec(b.proc.url, false, e.fixedRate), b.proc.pid())
+	e.fixed = runAttack(spec(b.proc.url, false, e.fixedRate, 0), b.proc.pid())
 	logf("  p50 %v p99 %v p99.9 %v, errors %s", e.fixed.quantile(0.5), e.fixed.quantile(0.99), e.fixed.quantile(0.999), e.fixed.errorSummary())
 	time.Sleep(time.Second)
+}
+
+// satRun is an endpoint at saturation with one number of connections: the
+// bare server and cruxd, alternately, once per pair.
+type satRun struct {
+	conns       int
+	bare, cruxd []*stats
+	wrk         []float64 // wrk's req/s on the bare server, one per pair; only for the check
+	wrkErr      error
+}
+
+// meanThroughput is the mean of the attacks' successful answers per second.
+func meanThroughput(ss []*stats) float64 {
+	if len(ss) == 0 {
+		return 0
+	}
+	sum := 0.0
+	for _, s := range ss {
+		sum += s.throughput()
+	}
+	return sum / float64(len(ss))
+}
+
+// ratio is cruxd's mean throughput over the bare server's.
+func (r *satRun) ratio() float64 { return meanThroughput(r.cruxd) / meanThroughput(r.bare) }
+
+// pairRatios lists each pair's cruxd ÷ bare, e.g. "0.21, 0.23".
+func (r *satRun) pairRatios() string {
+	var parts []string
+	for i := range r.cruxd {
+		parts = append(parts, fmt.Sprintf("%.3f", r.cruxd[i].throughput()/r.bare[i].throughput()))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// most returns the run with the most connections.
+func (e *endpoint) most() *satRun {
+	var best *satRun
+	for _, r := range e.sat {
+		if best == nil || r.conns > best.conns {
+			best = r
+		}
+	}
+	return best
+}
+
+// at returns the run with c connections, nil if none.
+func (e *endpoint) at(c int) *satRun {
+	for _, r := range e.sat {
+		if r.conns == c {
+			return r
+		}
+	}
+	return nil
 }
 
 // measureFlood sends Login at ten times the hash bound.
@@ -630,13 +742,9 @@ func (b *bench) measureFlood() {
 	b.floodRate = int(math.Ceil(10 * b.hashBound()))
 	logf("Login flood: %d req/s for %v", b.floodRate, b.o.FloodDuration)
 	b.flood = runAttack(attackSpec{
-		name: "flood",
-		targeter: func(t *vegeta.Target) error {
-			*t = jsonTarget("POST", b.proc.url+pathLogin, map[string]string{
-				"username": userEmail(pick(b.loginUsers)), "password": benchPassword})
-			return nil
-		},
-		rate: b.floodRate, workers: 10 * b.floodRate, duration: b.o.FloodDuration, timeout: 5 * time.Second,
+		name:     "flood",
+		targeter: b.endpointByKey("login").targeter(b.proc.url, false),
+		rate:     b.floodRate, workers: 10 * b.floodRate, duration: b.o.FloodDuration, timeout: 5 * time.Second,
 	}, b.proc.pid())
 	logf("  ok %d, 503 %d (%d with Retry-After), max latency %v, peak RSS %s, errors %s",
 		b.flood.ok, b.flood.n503, b.flood.retryAfter, b.flood.max(), mib(b.flood.peakRSS), b.flood.errorSummary())
@@ -707,7 +815,7 @@ func (b *bench) measureBaseline(ctx context.Context) error {
 			continue
 		}
 		logf("baseline %s (%d users)", e.name, b.o.BaselineUsers)
-		s := runAttack(attackSpec{name: e.key, targeter: e.targeter(b.proc.url, false), workers: b.o.Workers,
+		s := runAttack(attackSpec{name: e.key, targeter: e.targeter(b.proc.url, false), workers: slices.Max(b.o.conns),
 			duration: b.o.Duration, timeout: 10 * time.Second}, b.proc.pid())
 		b.baseline[e.key] = s.throughput()
 		logf("  %.0f req/s", s.throughput())

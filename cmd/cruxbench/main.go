@@ -1,11 +1,13 @@
 // Command cruxbench measures cruxd against the limits of the machine it runs
-// on (issue 7): it loads a temporary database through the store, starts a
-// real cruxd process on it in sandbox mode and drives it over loopback HTTP
-// with vegeta, next to a bare net/http handler that decodes the same requests
-// and answers the same JSON without a store. It prints a markdown table.
+// on: it loads a temporary database through the store, starts a real cruxd
+// process on it in sandbox mode and drives it over loopback HTTP with a lean
+// load generator of its own (gen.go), alternating with a bare net/http
+// handler that decodes the same requests and answers the same JSON without a
+// store. Each run checks the generator against wrk on the bare handler. It
+// prints a markdown report.
 //
 //	go run ./cmd/cruxbench [-users 100000] [-expired-tokens 0] [-db postgres://…]
-//	                       [-duration 10s] [-rate 1000] [-baseline-users 0] …
+//	                       [-conns 16,64] [-pairs 2] [-duration 10s] [-rate 1000] …
 //
 // Every load loop is bounded in time (and, where it consumes a pool, in
 // count), and all traffic goes to 127.0.0.1.
@@ -20,6 +22,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -38,7 +41,10 @@ type options struct {
 	FloodDuration time.Duration
 	Rate          int
 	HashRate      int
-	Workers       int
+	Conns         string
+	conns         []int // Conns parsed
+	Pairs         int
+	Wrk           string
 	HashWorkers   int
 	StartupRuns   int
 	Endpoints     string
@@ -87,7 +93,9 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.FloodDuration, "flood-duration", 5*time.Second, "length of the Login flood at 10× capacity")
 	fs.IntVar(&o.Rate, "rate", 1000, "fixed rate (req/s) for Reset Password, Validate and Get User")
 	fs.IntVar(&o.HashRate, "hash-rate", 0, "fixed rate (req/s) for Login and Create New Password (0: half of cores ÷ hash time)")
-	fs.IntVar(&o.Workers, "workers", 64, "concurrent requests of a saturation attack")
+	fs.StringVar(&o.Conns, "conns", "16,64", "connections of the saturation attacks, comma-separated: each number is measured")
+	fs.IntVar(&o.Pairs, "pairs", 2, "saturation attacks of the bare server and cruxd, alternating, per number of connections")
+	fs.StringVar(&o.Wrk, "wrk", "wrk", "wrk binary that checks the generator on the bare server (wrk -t2 -cN, same request) in every run")
 	fs.IntVar(&o.HashWorkers, "hash-workers", 0, "concurrent requests of a Login / Create New Password saturation attack (0: 4 per core)")
 	fs.IntVar(&o.StartupRuns, "startup-runs", 7, "cruxd starts timed on the loaded database")
 	fs.StringVar(&o.Endpoints, "endpoints", "reset,validate,login,complete,user", "endpoints to measure, comma-separated")
@@ -111,6 +119,16 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	}
 	if o.FixedDuration <= 0 {
 		o.FixedDuration = o.Duration
+	}
+	for _, c := range strings.Split(o.Conns, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(c))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("-conns: %q is not a positive number", c)
+		}
+		o.conns = append(o.conns, n)
+	}
+	if o.Pairs < 1 {
+		return nil, errors.New("-pairs must be at least 1")
 	}
 	if o.HashWorkers <= 0 {
 		o.HashWorkers = 4 * runtime.GOMAXPROCS(0)
