@@ -44,19 +44,40 @@ func (s *Service) RequestReset(ctx context.Context, rawEmail string, m Meta) (st
 		return "", nil
 	}
 
+	// The account is found on a read connection, before the write: every
+	// Update waits for the one writer, which then only writes (docs/perf.md).
+	// A deactivation that commits in between leaves this token to an
+	// account that is no longer active, which Validate and Create New
+	// Password refuse, as they refuse every token of such an account.
+	var userID int64
+	lookupErr := s.store.View(ctx, func(tx Tx) (err error) {
+		userID, err = activeUserByEmail(ctx, tx, email)
+		return err
+	})
+	err = lookupErr
+	if ErrorCode(lookupErr) == EUNPROCESSABLE && s.limits.resetCalls.Max > 0 {
+		// The client's limit still answers first, as when one transaction
+		// held both: the reservation is rolled back with the error.
+		err = s.store.Update(ctx, func(tx Tx) error {
+			if err := ipLimit(ctx, tx); err != nil {
+				return err
+			}
+			return lookupErr
+		})
+	}
+	if err != nil {
+		return "", s.observeThrottled(storeErr(err))
+	}
 	token, err := newResetToken(s.Rand)
 	if err != nil {
 		return "", err
 	}
+	rt := s.newResetToken(token, "", userID, now)
 	err = s.store.Update(ctx, func(tx Tx) error {
 		if err := ipLimit(ctx, tx); err != nil {
 			return err
 		}
-		userID, err := activeUserByEmail(ctx, tx, email)
-		if err != nil {
-			return err
-		}
-		if err := s.issueResetToken(ctx, tx, token, "", userID, now); err != nil {
+		if err := s.saveResetToken(ctx, tx, rt); err != nil {
 			return err
 		}
 		if s.cfg.Mail {
@@ -97,14 +118,26 @@ func activeUserByEmail(ctx context.Context, users Users, email string) (int64, e
 // LiveResetTokens. The caller draws both with newResetToken before its
 // transaction.
 func (s *Service) issueResetToken(ctx context.Context, tx Tx, token, cancel string, userID int64, now time.Time) error {
+	return s.saveResetToken(ctx, tx, s.newResetToken(token, cancel, userID, now))
+}
+
+// newResetToken returns the row of a reset token issued at now, its
+// digests computed: callers make it before their transaction.
+func (s *Service) newResetToken(token, cancel string, userID int64, now time.Time) *ResetToken {
 	t := &ResetToken{Digest: Digest(token), UserID: userID, CreatedAt: now, ExpiresAt: now.Add(s.cfg.ResetTTL)}
 	if cancel != "" {
 		t.CancelDigest = Digest(cancel)
 	}
+	return t
+}
+
+// saveResetToken stores t and retires the user's oldest live tokens beyond
+// LiveResetTokens.
+func (s *Service) saveResetToken(ctx context.Context, tx Tx, t *ResetToken) error {
 	if err := tx.CreateResetToken(ctx, t); err != nil {
 		return fmt.Errorf("create reset token: %w", err)
 	}
-	if _, err := tx.RevokeResetTokens(ctx, userID, s.cfg.LiveResetTokens, now); err != nil {
+	if _, err := tx.RevokeResetTokens(ctx, t.UserID, s.cfg.LiveResetTokens, t.CreatedAt); err != nil {
 		return fmt.Errorf("retire old reset tokens: %w", err)
 	}
 	return nil
