@@ -373,6 +373,7 @@ func purgeCmd(fs *flag.FlagSet) func(context.Context, *admin) error {
 			Batch: *batch, BatchTime: *batchTime, Pause: *pause})
 		names := map[account.PurgeKind]string{
 			account.PurgeResetTokens:       "spent or expired reset tokens",
+			account.PurgeInvitations:       "spent or expired invitations",
 			account.PurgeAuthTokens:        "revoked auth tokens",
 			account.PurgeExpiredAuthTokens: "expired auth tokens",
 			account.PurgeOutbox:            "finished outbox messages",

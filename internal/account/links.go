@@ -28,6 +28,16 @@ func RevokeLink(publicURL, cancel string) string {
 	return ResetPageURL(publicURL) + "#revoke=" + url.QueryEscape(cancel)
 }
 
+// InvitePagePath is where the accept-invite page is served, under the
+// public URL.
+const InvitePagePath = "/accept-invite/"
+
+// InviteLink returns the link that opens the accept-invite page on an
+// invitation token, in the fragment like ResetLink's.
+func InviteLink(publicURL, token string) string {
+	return strings.TrimRight(publicURL, "/") + InvitePagePath + "#token=" + url.QueryEscape(token)
+}
+
 // Lifetime says d the way a mail or page tells a person: "2 hours",
 // "30 minutes", "1 day"; "" for a d that is not positive. It rounds to the
 // largest whole unit that says d exactly, else to minutes.

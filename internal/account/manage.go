@@ -45,6 +45,9 @@ func (s *Service) DeactivateUser(ctx context.Context, email string, by Meta) err
 		if err != nil {
 			return fmt.Errorf("revoke reset tokens: %w", err)
 		}
+		if _, err := tx.RevokeInvitations(ctx, u.ID, 0, now); err != nil {
+			return fmt.Errorf("revoke invitations: %w", err)
+		}
 		return s.auditAdmin(ctx, tx, email, u.ID, by,
 			fmt.Sprintf("user deactivated (was %s); auth tokens and %d live reset tokens revoked", u.Status, n))
 	})

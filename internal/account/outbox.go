@@ -19,8 +19,9 @@ type Mail struct {
 	Kind        MailKind
 	To          string // the account's normalized address
 	FirstName   string
-	Token       string        // the clear reset token (MailReset only); held in memory only
-	TokenTTL    time.Duration // how long Token lives from now (MailReset only)
+	Token       string        // the clear reset or invitation token (MailReset, MailInvite); held in memory only
+	TokenTTL    time.Duration // how long Token lives from now (MailReset, MailInvite)
+	OrgName     string        // the recipient's organization (MailInvite only)
 	CancelToken string        // the clear token of the "this wasn't me" link (MailReset only): it can only cancel
 	At          time.Time     // when the reset was asked for or the password changed
 	Meta        Meta          // who asked
@@ -282,10 +283,11 @@ func (s *Service) recordAttempt(ctx context.Context, m *OutboxMessage, p *prepar
 		if err := tx.RecordMailAttempt(ctx, a); err != nil {
 			return fmt.Errorf("record mail attempt: %w", err)
 		}
-		if a.Outcome != MailSent || m.Kind != MailReset {
+		action := map[MailKind]string{MailReset: AuditResetMailed, MailInvite: AuditInviteMailed}[m.Kind]
+		if a.Outcome != MailSent || action == "" {
 			return nil
 		}
-		return tx.AppendAudit(ctx, &AuditEvent{At: now, Action: AuditResetMailed, EmailDigest: Digest(p.mail.To),
+		return tx.AppendAudit(ctx, &AuditEvent{At: now, Action: action, EmailDigest: Digest(p.mail.To),
 			UserID: p.userID, IP: m.Meta.IP, UserAgent: m.Meta.UserAgent, Detail: fmt.Sprintf("outbox message %d", m.ID)})
 	})
 	if err != nil {
@@ -316,11 +318,14 @@ type preparedMail struct {
 // nothing to send is recorded as MailDropped in that transaction.
 func (s *Service) prepareMail(ctx context.Context, m *OutboxMessage) (*preparedMail, error) {
 	var token, cancel string
-	if m.Kind == MailReset {
+	if m.Kind == MailReset || m.Kind == MailInvite {
 		var err error
 		if token, err = newResetToken(s.Rand); err != nil {
 			return nil, err
 		}
+	}
+	if m.Kind == MailReset {
+		var err error
 		if cancel, err = newResetToken(s.Rand); err != nil {
 			return nil, err
 		}
@@ -337,6 +342,8 @@ func (s *Service) prepareMail(ctx context.Context, m *OutboxMessage) (*preparedM
 			return err
 		}
 		switch {
+		case u == nil && m.Kind == MailInvite:
+			p.drop = "no account awaiting confirmation"
 		case u == nil:
 			p.drop = "no active account"
 		case m.Kind == MailReset && m.Attempts == 0:
@@ -357,12 +364,18 @@ func (s *Service) prepareMail(ctx context.Context, m *OutboxMessage) (*preparedM
 			return err
 		}
 		p.mail.MessageID = messageID(key, m.ID)
-		if m.Kind == MailReset {
+		switch m.Kind {
+		case MailReset:
 			if err := s.issueResetToken(ctx, tx, token, cancel, u.ID, now); err != nil {
 				return err
 			}
 			p.mail.Token, p.mail.CancelToken = token, cancel
 			p.mail.TokenTTL = s.cfg.ResetTTL
+		case MailInvite:
+			if err := issueInvitation(ctx, tx, token, u.ID, now); err != nil {
+				return err
+			}
+			p.mail.Token, p.mail.TokenTTL, p.mail.OrgName = token, InvitationTTL, u.Org.Name
 		}
 		return nil
 	})
@@ -405,9 +418,9 @@ func messageID(key []byte, id int64) string {
 
 // mailRecipient returns the account a message goes to, or nil when there is
 // none to mail: no account uses the address, or (for a reset) it is not
-// active.
+// active, or (for an invitation) it no longer awaits confirmation.
 func (s *Service) mailRecipient(ctx context.Context, tx Tx, m *OutboxMessage) (*User, error) {
-	if m.Kind != MailReset && m.Kind != MailPasswordChanged {
+	if m.Kind != MailReset && m.Kind != MailPasswordChanged && m.Kind != MailInvite {
 		return nil, Errorf(EINVALID, "unknown mail kind %q", m.Kind)
 	}
 	var (
@@ -424,7 +437,7 @@ func (s *Service) mailRecipient(ctx context.Context, tx Tx, m *OutboxMessage) (*
 		return nil, nil
 	case err != nil:
 		return nil, fmt.Errorf("find mail recipient: %w", err)
-	case m.Kind == MailReset && u.Status != StatusActive:
+	case m.Kind == MailReset && u.Status != StatusActive, m.Kind == MailInvite && u.Status != StatusWaiting:
 		return nil, nil
 	}
 	return u, nil

@@ -33,6 +33,7 @@ type Tx interface {
 	Organizations
 	Users
 	ResetTokens
+	Invitations
 	AuthTokens
 	Counters
 	Outbox
@@ -85,6 +86,27 @@ type ResetTokens interface {
 	// RevokeResetTokens revokes the user's live tokens except the newest
 	// keep ones and returns how many it revoked.
 	RevokeResetTokens(ctx context.Context, userID int64, keep int, now time.Time) (int, error)
+}
+
+// Invitations stores invitation tokens by the digests of their secrets.
+type Invitations interface {
+	// CreateInvitation inserts i and sets i.ID; ECONFLICT if its digest
+	// exists, ENOTFOUND if i.UserID names no user.
+	CreateInvitation(ctx context.Context, i *Invitation) error
+	// InvitationByDigest returns the invitation with that digest whatever
+	// its state; ENOTFOUND if there is none.
+	InvitationByDigest(ctx context.Context, digest []byte) (*Invitation, error)
+	// ConsumeInvitation marks the invitation with that digest used at now
+	// if it is neither used, revoked nor expired at now, in one conditional
+	// update, and returns it; ENOTFOUND if it was not live.
+	ConsumeInvitation(ctx context.Context, digest []byte, now time.Time) (*Invitation, error)
+	// RenewInvitation marks the invitation with that digest renewed at now
+	// if it expired unused, unrevoked and not yet renewed, in one
+	// conditional update, and returns it; ENOTFOUND otherwise.
+	RenewInvitation(ctx context.Context, digest []byte, now time.Time) (*Invitation, error)
+	// RevokeInvitations revokes the user's live invitations except the
+	// newest keep ones and returns how many it revoked.
+	RevokeInvitations(ctx context.Context, userID int64, keep int, now time.Time) (int, error)
 }
 
 // AuthTokens stores login sessions' tokens by digest.
@@ -145,6 +167,7 @@ type PurgeKind string
 // Purge kinds; "ended" is the time a row stopped mattering.
 const (
 	PurgeResetTokens PurgeKind = "reset_tokens" // used, revoked or expired before
+	PurgeInvitations PurgeKind = "invitations"  // used, revoked, renewed or expired before
 	PurgeAuthTokens  PurgeKind = "auth_tokens"  // revoked before
 	// Auth tokens never revoked and issued before: Service.Purge passes
 	// its retention plus AuthTTL before now, so they expired a retention
@@ -156,7 +179,7 @@ const (
 )
 
 // PurgeKinds lists every PurgeKind, in the order Service.Purge runs them.
-var PurgeKinds = []PurgeKind{PurgeResetTokens, PurgeAuthTokens, PurgeExpiredAuthTokens, PurgeOutbox, PurgeAudit, PurgeCounters}
+var PurgeKinds = []PurgeKind{PurgeResetTokens, PurgeInvitations, PurgeAuthTokens, PurgeExpiredAuthTokens, PurgeOutbox, PurgeAudit, PurgeCounters}
 
 // Stats are figures read from the store for monitoring.
 type Stats struct {
@@ -181,6 +204,9 @@ const (
 	MailReset MailKind = "reset"
 	// MailPasswordChanged tells the owner that the password changed.
 	MailPasswordChanged MailKind = "password_changed"
+	// MailInvite carries an invitation link to a user awaiting
+	// confirmation. Like a reset mail's, its token is minted at delivery.
+	MailInvite MailKind = "invite"
 )
 
 // OutboxMessage is a mail waiting to be delivered.
@@ -240,4 +266,9 @@ const (
 	AuditLoginFailed    = "login.failed"
 	AuditLogout         = "logout"
 	AuditAdmin          = "admin"
+	AuditInvited        = "invite.created"
+	AuditInviteMailed   = "invite.mailed"
+	AuditInviteRenewed  = "invite.renewed"
+	AuditInviteAccepted = "invite.accepted"
+	AuditInviteRefused  = "invite.refused"
 )

@@ -14,6 +14,13 @@ func (s *Server) routes() {
 	s.org("user-login/", endpoint{http.MethodPost: s.login})
 	s.org("user-logout/", endpoint{http.MethodPost: s.logout})
 	s.org("users/detail/{uuid}/", endpoint{http.MethodGet: s.userDetail})
+	s.org("users/", endpoint{http.MethodPost: s.inviteUser})
+	s.org("accept-invite/{token}/", endpoint{
+		http.MethodGet:  s.validateInvite,
+		http.MethodPost: s.acceptInvite,
+	})
+	s.org("validate-invite/", endpoint{http.MethodPost: s.validateInviteBody})
+	s.org("accept-invite/", endpoint{http.MethodPost: s.acceptInviteBody})
 	s.handle("/healthz", endpoint{http.MethodGet: s.healthz})
 	s.handle("/readyz", endpoint{http.MethodGet: s.readyz})
 	s.handle("/openapi.yaml", endpoint{http.MethodGet: s.openAPI})

@@ -29,7 +29,7 @@ type Look struct {
 	Support   string // an address users may write to; none when empty
 	// TemplateDir holds templates that replace the embedded ones of the
 	// same name (reset.txt, reset.html, reset.subject.txt, and the same
-	// for password_changed); none when empty.
+	// for password_changed and invite); none when empty.
 	TemplateDir string
 }
 
@@ -57,11 +57,13 @@ type data struct {
 	At           string // e.g. "2026-03-01 14:05:09 UTC"
 	IP           string
 	Device       string // e.g. "Firefox on Linux"; never the User-Agent itself
-	Token        string // reset only
-	TTL          string // reset only: the token's lifetime, e.g. "2 hours"
+	Token        string // reset and invite only
+	TTL          string // reset and invite only: the token's lifetime, e.g. "2 hours"
 	ResetURL     string // reset only: account.ResetLink
 	RevokeURL    string // reset only: account.RevokeLink of the cancel token
 	ResetPageURL string // account.ResetPageURL
+	InviteURL    string // invite only: account.InviteLink
+	Org          string // invite only: the organization the person is invited to
 }
 
 func newContent(look Look) (*content, error) {
@@ -90,6 +92,8 @@ func newContent(look Look) (*content, error) {
 		{Kind: account.MailReset, To: "someone@example.com", FirstName: "Ann", At: time.Unix(0, 0),
 			Token: "G7TwCq1Vkds0DLYnfAuP", CancelToken: "G7TwCq1Vkds0DLYnfAuP", TokenTTL: account.DefaultResetTTL},
 		{Kind: account.MailPasswordChanged, To: "someone@example.com", At: time.Unix(0, 0)},
+		{Kind: account.MailInvite, To: "someone@example.com", FirstName: "Ann", At: time.Unix(0, 0),
+			Token: "G7TwCq1Vkds0DLYnfAuP", TokenTTL: account.InvitationTTL, OrgName: "Acme"},
 	} {
 		if _, err := c.render(m); err != nil {
 			return nil, err
@@ -181,6 +185,14 @@ func (c *content) render(m account.Mail) (*rendered, error) {
 		name = "reset"
 	case account.MailPasswordChanged:
 		name = "password_changed"
+	case account.MailInvite:
+		if m.Token == "" || m.TokenTTL <= 0 {
+			return nil, errors.New("mail: invitation mail without its token or the token's lifetime")
+		}
+		d.Token, d.TTL = m.Token, account.Lifetime(m.TokenTTL)
+		d.InviteURL = account.InviteLink(c.publicURL, m.Token)
+		d.Org = clean(m.OrgName, 200)
+		name = "invite"
 	default:
 		return nil, fmt.Errorf("mail: unknown kind %q", m.Kind)
 	}

@@ -137,6 +137,34 @@ func TestPasswordChangedMail(t *testing.T) {
 	}
 }
 
+// TestInviteMail sends an invitation to a real Mailpit and reads it back:
+// the subject names the organization, the link carries the token in the
+// fragment of the accept-invite page, and both parts say how long it lives;
+// an organization name cannot inject markup.
+func TestInviteMail(t *testing.T) {
+	mp := testenv.StartMailpit(t)
+	s := newSMTP(t, mp.SMTPURL())
+	send(t, s, account.Mail{Kind: account.MailInvite, To: "ann@example.com", FirstName: "Ann", Token: token,
+		TokenTTL: account.InvitationTTL, OrgName: "Acme <b>Corp</b>", At: at})
+
+	d := mp.Message(t, mp.WaitMessage(t, "ann@example.com", 1, 30*time.Second)[0].ID)
+	if d.Subject != "You are invited to Acme <b>Corp</b> on Crux" {
+		t.Errorf("subject %q", d.Subject)
+	}
+	link := publicURL + "/accept-invite/#token=" + token
+	text := strings.ReplaceAll(d.Text, "\r\n", "\n")
+	for _, want := range []string{"Hello Ann", link, "\n" + token + "\n", "expires in 2 hours", "ann@example.com"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("text part lacks %q:\n%s", want, d.Text)
+		}
+	}
+	for _, want := range []string{`href="` + link + `"`, token, "expires in 2 hours", "Acme &lt;b&gt;Corp&lt;/b&gt;"} {
+		if !strings.Contains(d.HTML, want) {
+			t.Errorf("HTML part lacks %q:\n%s", want, d.HTML)
+		}
+	}
+}
+
 // TestUserAgentCannotCarryAMessage: the requester writes the User-Agent, so
 // an attacker who asks for a victim's reset writes it. Neither mail may
 // show any of it: only a fixed summary such as "Firefox on Linux".

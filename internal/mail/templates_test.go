@@ -31,8 +31,9 @@ func templateDir(t *testing.T, files map[string]string) string {
 func TestCustomTemplates(t *testing.T) {
 	mp := testenv.StartMailpit(t)
 	dir := templateDir(t, map[string]string{
-		"reset.subject.txt": "{{.Product}}: your reset link\n",
-		"reset.txt":         "Hi {{.FirstName}}!\nLink: {{.ResetURL}}\nValid for {{.TTL}}.\nNot you? {{.RevokeURL}}\nHelp: {{.Support}}\n",
+		"reset.subject.txt":  "{{.Product}}: your reset link\n",
+		"reset.txt":          "Hi {{.FirstName}}!\nLink: {{.ResetURL}}\nValid for {{.TTL}}.\nNot you? {{.RevokeURL}}\nHelp: {{.Support}}\n",
+		"invite.subject.txt": "{{.Product}}: join {{.Org}}\n",
 	})
 	s, err := mail.NewSMTP(mp.SMTPURL(), "Acme <id@acme.example>", mail.Look{
 		PublicURL: publicURL, Product: "Acme ID", Support: "help@acme.example", TemplateDir: dir,
@@ -57,6 +58,15 @@ func TestCustomTemplates(t *testing.T) {
 			t.Errorf("HTML part (embedded template) lacks %q:\n%s", want, d.HTML)
 		}
 	}
+
+	send(t, s, account.Mail{Kind: account.MailInvite, To: "bob@example.com", FirstName: "Bob", Token: token, TokenTTL: 2 * time.Hour, OrgName: "Acme", At: at})
+	inv := mp.Message(t, mp.WaitMessage(t, "bob@example.com", 1, 30*time.Second)[0].ID)
+	if inv.Subject != "Acme ID: join Acme" {
+		t.Errorf("invitation subject %q", inv.Subject)
+	}
+	if !strings.Contains(inv.Text, publicURL+"/accept-invite/#token="+token) {
+		t.Errorf("invitation text part (embedded template) lacks its link:\n%s", inv.Text)
+	}
 }
 
 // TestBrokenTemplates: a template that cannot parse, names a field that
@@ -72,6 +82,7 @@ func TestBrokenTemplates(t *testing.T) {
 		{"unknown field", map[string]string{"password_changed.html": "<p>\n{{.Tokn}}</p>"}, []string{"password_changed.html:2", "Tokn"}},
 		{"misspelt file", map[string]string{"reste.txt": "x"}, []string{"reste.txt", "replaces no template"}},
 		{"empty subject", map[string]string{"reset.subject.txt": "  \n"}, []string{"reset subject: empty"}},
+		{"unknown field in the invitation", map[string]string{"invite.txt": "{{.ResetUrl}}"}, []string{"invite.txt", "ResetUrl"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := mail.NewSMTP("smtp://127.0.0.1:1025", "a@example.com", mail.Look{

@@ -35,6 +35,8 @@ func (t *tx) AuditByEmail(ctx context.Context, digest []byte, limit int) ([]*acc
 var purgeSQL = map[account.PurgeKind]string{
 	account.PurgeResetTokens: `DELETE FROM reset_tokens WHERE id IN (
 		SELECT id FROM reset_tokens WHERE least(used_at, revoked_at, expires_at) < $1 LIMIT $2)`,
+	account.PurgeInvitations: `DELETE FROM invitations WHERE id IN (
+		SELECT id FROM invitations WHERE least(used_at, revoked_at, expires_at) < $1 LIMIT $2)`,
 	account.PurgeAuthTokens: `DELETE FROM auth_tokens WHERE digest IN (
 		SELECT digest FROM auth_tokens WHERE revoked_at < $1 LIMIT $2)`,
 	account.PurgeExpiredAuthTokens: `DELETE FROM auth_tokens WHERE digest IN (

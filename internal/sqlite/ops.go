@@ -43,6 +43,8 @@ func (t *tx) AuditByEmail(_ context.Context, digest []byte, limit int) ([]*accou
 var purgeSQL = map[account.PurgeKind]string{
 	account.PurgeResetTokens: `DELETE FROM reset_tokens WHERE id IN (SELECT id FROM reset_tokens
 		WHERE ` + sqlResetTokenEnded + ` < ?1 LIMIT ?2)`,
+	account.PurgeInvitations: `DELETE FROM invitations WHERE id IN (SELECT id FROM invitations
+		WHERE ` + sqlResetTokenEnded + ` < ?1 LIMIT ?2)`, // the expression of invitations_ended too
 	account.PurgeAuthTokens: `DELETE FROM auth_tokens WHERE rowid IN (SELECT rowid FROM auth_tokens
 		WHERE revoked_at < ?1 LIMIT ?2)`,
 	account.PurgeExpiredAuthTokens: `DELETE FROM auth_tokens WHERE rowid IN (SELECT rowid FROM auth_tokens

@@ -55,12 +55,23 @@ func TestQueryPlans(t *testing.T) {
 		sqlConsumeResetToken:      "SEARCH reset_tokens USING INDEX reset_tokens_digest (digest=?)",
 		sqlLiveResetTokenByCancel: "SEARCH reset_tokens USING INDEX reset_tokens_cancel_digest (cancel_digest=?)",
 		sqlCountLiveResetTokens:   "SEARCH reset_tokens USING COVERING INDEX reset_tokens_unspent (user_id=? AND expires_at>?)",
+		sqlInvitationByDigest:     "SEARCH invitations USING INDEX invitations_digest (digest=?)",
+		sqlConsumeInvitation:      "SEARCH invitations USING INDEX invitations_digest (digest=?)",
+		sqlRenewInvitation:        "SEARCH invitations USING INDEX invitations_digest (digest=?)",
 		// The monitoring count reads the index that holds its columns.
 		sqlCountExpiredResetTokens: "CO-ROUTINE (subquery-1)\nSCAN reset_tokens USING COVERING INDEX reset_tokens_unspent\nSCAN (subquery-1)",
 	} {
 		if plan := strings.Join(queryPlan(t, db, q, 1, now, []byte("digest")), "\n"); plan != want {
 			t.Errorf("%s:\n%s\nwant %s", q, plan, want)
 		}
+	}
+
+	// An invitation's revoke of the older ones reads only the user's live
+	// invitations.
+	plan = strings.Join(queryPlan(t, db, sqlRevokeInvitations, 1, now, 3), "\n")
+	if !strings.Contains(plan, "SEARCH invitations USING COVERING INDEX invitations_unspent (user_id=? AND expires_at>?)") ||
+		strings.Contains(plan, "SCAN ") {
+		t.Errorf("revoke of a user's older invitations:\n%s", plan)
 	}
 
 	// A login's revoke of the oldest tokens reads only the user's live ones.
