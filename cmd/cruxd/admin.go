@@ -96,7 +96,7 @@ func runAdmin(ctx context.Context, group string, args []string, stdin io.Reader,
 func adminVerbs() map[string]map[string]adminCommand {
 	return map[string]map[string]adminCommand{
 		"org": {"add": orgAdd},
-		"user": {"add": userAdd, "list": userList, "deactivate": userDeactivate, "reset-link": userResetLink,
+		"user": {"add": userAdd, "invite": userInvite, "list": userList, "deactivate": userDeactivate, "reset-link": userResetLink,
 			"expire-legacy-hashes": userExpireLegacyHashes},
 	}
 }
@@ -386,5 +386,51 @@ func purgeCmd(fs *flag.FlagSet) func(context.Context, *admin) error {
 			}
 		}
 		return err
+	}
+}
+
+func userInvite(fs *flag.FlagSet) func(context.Context, *admin) error {
+	org := fs.String("org", "", required+"name of the organization the user joins")
+	email := fs.String("email", "", required+"the user's e-mail address")
+	first := fs.String("first", "", required+"first name")
+	last := fs.String("last", "", required+"last name")
+	perms := fs.String("permissions", "", "comma-separated permission names the user gets (none when empty)")
+	mode := fs.String("mode", string(account.Sandbox), "sandbox: print the invitation token; production: only queue the invitation mail, which the server sends")
+	publicURL := fs.String("public-url", "", "URL users reach cruxd at: the invitation link is printed with the token")
+	return func(ctx context.Context, a *admin) error {
+		if *mode != string(account.Sandbox) && *mode != string(account.Production) {
+			return fmt.Errorf("%w: --mode must be sandbox or production", errUsage)
+		}
+		var names []string
+		for n := range strings.SplitSeq(*perms, ",") {
+			if n = strings.TrimSpace(n); n != "" {
+				names = append(names, n)
+			}
+		}
+		out, err := a.svc.Invite(ctx, account.NewInvite{Email: *email, FirstName: *first, LastName: *last,
+			PermissionNames: names, OrgName: *org, ByMail: *mode == string(account.Production), Meta: a.by})
+		if err != nil {
+			return err
+		}
+		verb := "invited to"
+		if out.Again {
+			verb = "invited again to"
+		}
+		fmt.Fprintf(a.stdout, "user %s %s %q, uuid %s, status %s\n", out.User.Email, verb, out.User.Org.Name, out.User.UUID, out.User.Status)
+		if out.Token == "" {
+			fmt.Fprintln(a.stdout, "the invitation mail was queued: the server's outbox sends it")
+			return nil
+		}
+		fmt.Fprintf(a.stdout, "invitation token: %s\n", out.Token)
+		fmt.Fprintf(a.stdout, "expires in %s\n", account.Lifetime(account.InvitationTTL))
+		if *publicURL == "" {
+			return nil
+		}
+		u, err := url.Parse(*publicURL)
+		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+			return fmt.Errorf("%w: --public-url must be an absolute http(s) URL", errUsage)
+		}
+		fmt.Fprintf(a.stdout, "invitation link: %s\n", account.InviteLink(*publicURL, out.Token))
+		return nil
 	}
 }
