@@ -33,6 +33,8 @@ const (
 	goodPass      = "correct horse battery staple"
 	returnURL     = "https://app.example.com/sign-in"
 	policyRefusal = "This password is too common."
+	expiredInvite = "Expired0000000000000"
+	busyInvite    = "Busy0000000000000000"
 )
 
 func (f *fakeAPI) register(mux *http.ServeMux) {
@@ -91,6 +93,18 @@ func (f *fakeAPI) register(mux *http.ServeMux) {
 		default:
 			f.used = true
 			w.WriteHeader(http.StatusNoContent)
+		}
+	})
+	mux.HandleFunc("POST /organizations/validate-invite/", func(w http.ResponseWriter, r *http.Request) {
+		switch decode(r)["token"] {
+		case expiredInvite:
+			reply(w, 201, map[string]string{"email": liveEmail, "token": sandboxToken,
+				"detail": "This invitation has expired. A new invitation was issued to the invited address."})
+		case busyInvite:
+			w.Header().Set("Retry-After", "5")
+			reply(w, 503, map[string]string{"detail": "The server is busy. Try again shortly."})
+		default:
+			reply(w, 404, map[string]string{"detail": "Invalid or expired token."})
 		}
 	})
 	mux.HandleFunc("POST /organizations/revoke-password-reset/", func(w http.ResponseWriter, r *http.Request) {
@@ -333,4 +347,41 @@ func TestPagesInBrowser(t *testing.T) {
 	b.open(srv.URL+"/reset-password/#revoke="+revokeToken, "#revoke")
 	b.do("click", chromedp.Click(chromedp.CSS("#revoke-submit")))
 	b.waitVisible("#revoke-gone")
+}
+
+// TestAcceptInvitePanelsInBrowser: the accept-invite page's answers that a
+// real server gives only at the right moment: an expired invitation (201)
+// says a new one was sent, and never shows the fresh token sandbox
+// returns; a busy server says so and offers to try again.
+func TestAcceptInvitePanelsInBrowser(t *testing.T) {
+	mux := http.NewServeMux()
+	(&fakeAPI{}).register(mux)
+	web.New(web.Options{ProductName: "Acme"}).Register(mux.Handle)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	b := newTab(t)
+
+	b.open(srv.URL+"/accept-invite/#token="+expiredInvite, "#renewed")
+	if got := b.text("#renewed-email"); got != liveEmail {
+		t.Errorf("renewed panel names %q", got)
+	}
+	if got := b.text("#renewed"); !strings.Contains(got, "works only for 2 hours") {
+		t.Errorf("renewed panel: %q", got)
+	}
+	b.waitText("#announce", "A new one was sent to "+liveEmail)
+	if html := eval[string](b, `document.documentElement.outerHTML`); strings.Contains(html, sandboxToken) {
+		t.Fatal("the page shows the fresh invitation token")
+	}
+	b.screenshot("fake-invite-renewed")
+
+	b.do("leave", navigateBlank())
+	b.open(srv.URL+"/accept-invite/#token="+busyInvite, "#trouble")
+	if got := b.text("#trouble-message"); got != "The service is busy right now. Try again in 5 seconds." {
+		t.Errorf("busy: %q", got)
+	}
+	b.do("leave", navigateBlank())
+	b.open(srv.URL+"/accept-invite/#token=Dead0000000000000000", "#invalid")
+	if got := b.text("#invalid h1"); got != "This invitation is no longer valid" {
+		t.Errorf("unknown token: %q", got)
+	}
 }

@@ -1,6 +1,7 @@
-// Package web serves the pages a person uses to reset a password in a
-// browser: /forgot-password/ asks for the e-mail address, /reset-password/
-// finishes the job from the link in the mail. The pages are plain HTML,
+// Package web serves the pages a person uses in a browser:
+// /forgot-password/ asks for the e-mail address of a reset,
+// /reset-password/ finishes it from the link in the mail, and
+// /accept-invite/ activates an invited account from the invitation link. The pages are plain HTML,
 // rendered once at start, with one stylesheet and one small script, all
 // embedded in the binary; the script talks to the JSON API of the same
 // origin.
@@ -64,6 +65,7 @@ type asset struct {
 const (
 	ForgotPath = "/forgot-password/"
 	ResetPath  = account.ResetPagePath
+	AcceptPath = account.InvitePagePath
 	AssetsPath = "/assets/"
 )
 
@@ -82,13 +84,15 @@ func New(opt Options) *Pages {
 	for _, pg := range []struct{ path, name, title string }{
 		{ForgotPath, "forgot", "Reset your password"},
 		{ResetPath, "reset", "Choose a new password"},
+		{AcceptPath, "accept", "Accept your invitation"},
 	} {
 		var buf bytes.Buffer
 		err := tmpl.ExecuteTemplate(&buf, pg.name+".html", pageData{
-			Options: opt,
-			Page:    pg.name,
-			Title:   pg.title,
-			TTL:     account.Lifetime(opt.LinkTTL),
+			Options:   opt,
+			Page:      pg.name,
+			Title:     pg.title,
+			TTL:       account.Lifetime(opt.LinkTTL),
+			InviteTTL: account.Lifetime(account.InvitationTTL),
 		})
 		if err != nil {
 			panic(fmt.Sprintf("web: render %s: %v", pg.name, err))
@@ -123,9 +127,10 @@ func New(opt Options) *Pages {
 
 type pageData struct {
 	Options
-	Page  string // "forgot" or "reset"
-	Title string
-	TTL   string // "2 hours", or "" when not told
+	Page      string // "forgot", "reset" or "accept"
+	Title     string
+	TTL       string // "2 hours", or "" when not told
+	InviteTTL string // how long an invitation link lives
 }
 
 // Register mounts the pages and assets on a mux through its Handle method,
@@ -133,7 +138,7 @@ type pageData struct {
 // trailing slash.
 func (p *Pages) Register(handle func(pattern string, h http.Handler)) {
 	page := http.HandlerFunc(p.servePage)
-	for _, pth := range []string{ForgotPath, ResetPath} {
+	for _, pth := range []string{ForgotPath, ResetPath, AcceptPath} {
 		handle(pth+"{$}", page)
 		handle(strings.TrimSuffix(pth, "/"), page)
 	}

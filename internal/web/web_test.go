@@ -24,7 +24,7 @@ var wantHeaders = map[string]string{
 	"X-Frame-Options":        "DENY",
 }
 
-var pagePaths = []string{"/forgot-password/", "/forgot-password", "/reset-password/", "/reset-password"}
+var pagePaths = []string{"/forgot-password/", "/forgot-password", "/reset-password/", "/reset-password", "/accept-invite/", "/accept-invite"}
 
 var assetPaths = map[string]string{
 	"/assets/style.css": "text/css",
@@ -166,7 +166,7 @@ func elements(doc *html.Node, tag string) []*html.Node {
 // CSP would block each of them.
 func TestMarkupNeedsNoUnsafeInline(t *testing.T) {
 	p := web.New(web.Options{ReturnURL: "https://app.example.com/"})
-	for _, path := range []string{web.ForgotPath, web.ResetPath} {
+	for _, path := range []string{web.ForgotPath, web.ResetPath, web.AcceptPath} {
 		doc := parse(t, p, path)
 		scripts := elements(doc, "script")
 		if len(scripts) != 1 {
@@ -204,7 +204,7 @@ func TestMarkupNeedsNoUnsafeInline(t *testing.T) {
 // panel before any h2, and a live region.
 func TestAccessibleMarkup(t *testing.T) {
 	p := web.New(web.Options{})
-	for _, path := range []string{web.ForgotPath, web.ResetPath} {
+	for _, path := range []string{web.ForgotPath, web.ResetPath, web.AcceptPath} {
 		doc := parse(t, p, path)
 		if lang, _ := attr(elements(doc, "html")[0], "lang"); lang == "" {
 			t.Errorf("%s: no lang attribute", path)
@@ -343,6 +343,16 @@ func TestOptions(t *testing.T) {
 	}
 	if strings.Contains(plain, `id="return-link"`) || strings.Contains(plain, "Back to cruxd") {
 		t.Error("a return link without a return URL")
+	}
+
+	accept := readAll(t, serve(t, p, http.MethodGet, web.AcceptPath))
+	for _, want := range []string{
+		"<title>Accept your invitation · Acme &lt;Shop&gt;</title>", `data-page="accept"`,
+		`href="https://shop.example.com/login?a=1&amp;b=2"`, `minlength="12"`, "works only for 2 hours",
+	} {
+		if !strings.Contains(accept, want) {
+			t.Errorf("accept-invite page lacks %q", want)
+		}
 	}
 
 	evil := readAll(t, serve(t, web.New(web.Options{ReturnURL: "javascript:alert(1)"}), http.MethodGet, web.ResetPath))

@@ -1,6 +1,6 @@
-// The reset pages: /forgot-password/ and /reset-password/. Plain script, no
-// build step. It talks to the JSON API of the same origin and never shows or
-// keeps a reset token anywhere but in memory.
+// The pages: /forgot-password/, /reset-password/ and /accept-invite/. Plain
+// script, no build step. It talks to the JSON API of the same origin and
+// never shows or keeps a reset or invitation token anywhere but in memory.
 'use strict';
 
 (function () {
@@ -219,55 +219,12 @@
     setupRequestForm();
   }
 
-  function setupResetPage() {
-    setupRequestForm();
-
-    // The token is in the fragment, which browsers never send to a server.
-    // Read it once, then take it out of the address bar and history.
-    var token = '';
-    var revokeToken = '';
-    function readFragment() {
-      var params = new URLSearchParams(window.location.hash.slice(1));
-      token = params.get('token') || '';
-      revokeToken = params.get('revoke') || '';
-      if (window.location.hash) {
-        window.history.replaceState(null, '', window.location.pathname + window.location.search);
-      }
-    }
-
-    function showInvalid(reason) {
-      var parts = document.querySelectorAll('#invalid [data-reason]');
-      for (var i = 0; i < parts.length; i++) {
-        parts[i].hidden = parts[i].getAttribute('data-reason') !== reason;
-      }
-      show('invalid');
-    }
-
-    // check asks whether the token is live without spending it: only the
-    // final POST spends it, because mail scanners open links too. The token
-    // goes in the body, never in a URL, which proxies and access logs keep.
-    function check() {
-      show('checking');
-      api('POST', '/organizations/validate-password-reset/', { token: token }).then(function (res) {
-        if (res.status === 200 && res.data && typeof res.data.email === 'string') {
-          document.getElementById('username').value = res.data.email;
-          show('choose', document.getElementById('password'));
-          return;
-        }
-        if (res.status === 404 || res.status === 400) {
-          token = '';
-          showInvalid('expired');
-          return;
-        }
-        document.getElementById('trouble-message').textContent = problem(res);
-        show('trouble');
-      }, function () {
-        document.getElementById('trouble-message').textContent = networkProblem;
-        show('trouble');
-      });
-    }
-    document.querySelector('[data-action=retry]').addEventListener('click', check);
-
+  // The password form of the reset and accept-invite pages: show/hide, the
+  // strength meter and the checks made before anything is sent. submit(pw)
+  // runs once those pass. It returns what the page's answer needs: the form,
+  // its password field, and done(), which empties the fields once the
+  // password is set.
+  function setupPasswordForm(submit) {
     var choose = document.getElementById('choose-form');
     var password = document.getElementById('password');
     var confirm = document.getElementById('confirm');
@@ -336,33 +293,120 @@
         fail(choose, confirm, 'The passwords do not match. Type the same password in both fields.');
         return;
       }
-      busy(choose, true);
-      api('POST', '/organizations/complete-password/', { password: pw, token: token }).then(function (res) {
-        busy(choose, false);
-        if (res.status === 204) {
-          token = '';
-          password.value = '';
-          confirm.value = '';
-          updateStrength();
-          show('done');
-          announce('Password changed. You can now sign in with your new password.');
+      submit(pw);
+    });
+    return {
+      form: choose,
+      password: password,
+      done: function () {
+        password.value = '';
+        confirm.value = '';
+        updateStrength();
+      }
+    };
+  }
+
+  // sendPassword posts the new password with busy state and shows the
+  // answer: ok() on 204, the policy's reason under the field on 400, gone()
+  // on 404, else what went wrong.
+  function sendPassword(pf, path, payload, ok, gone) {
+    busy(pf.form, true);
+    api('POST', path, payload).then(function (res) {
+      busy(pf.form, false);
+      if (res.status === 204) {
+        pf.done();
+        ok();
+        return;
+      }
+      var why = res.status === 400 && firstMessage(res.data, 'password');
+      if (why) {
+        fail(pf.form, pf.password, why);
+        return;
+      }
+      if (res.status === 404) {
+        gone();
+        return;
+      }
+      formAlert(pf.form, problem(res));
+    }, function () {
+      busy(pf.form, false);
+      formAlert(pf.form, networkProblem);
+    });
+  }
+
+  // readToken reads a token from the fragment, which browsers never send to
+  // a server, then takes it out of the address bar and history.
+  function readToken(name) {
+    var params = new URLSearchParams(window.location.hash.slice(1));
+    if (window.location.hash) {
+      window.history.replaceState(null, '', window.location.pathname + window.location.search);
+    }
+    return params.get(name) || '';
+  }
+
+  // showReason shows the panel id with only its parts for reason.
+  function showReason(id, reason) {
+    var parts = document.querySelectorAll('#' + id + ' [data-reason]');
+    for (var i = 0; i < parts.length; i++) {
+      parts[i].hidden = parts[i].getAttribute('data-reason') !== reason;
+    }
+    show(id);
+  }
+
+  function setupResetPage() {
+    setupRequestForm();
+
+    // The token is in the fragment, which browsers never send to a server.
+    // Read it once, then take it out of the address bar and history.
+    var token = '';
+    var revokeToken = '';
+    function readFragment() {
+      var params = new URLSearchParams(window.location.hash.slice(1));
+      token = params.get('token') || '';
+      revokeToken = params.get('revoke') || '';
+      if (window.location.hash) {
+        window.history.replaceState(null, '', window.location.pathname + window.location.search);
+      }
+    }
+
+    function showInvalid(reason) {
+      showReason('invalid', reason);
+    }
+
+    // check asks whether the token is live without spending it: only the
+    // final POST spends it, because mail scanners open links too. The token
+    // goes in the body, never in a URL, which proxies and access logs keep.
+    function check() {
+      show('checking');
+      api('POST', '/organizations/validate-password-reset/', { token: token }).then(function (res) {
+        if (res.status === 200 && res.data && typeof res.data.email === 'string') {
+          document.getElementById('username').value = res.data.email;
+          show('choose', document.getElementById('password'));
           return;
         }
-        var why = res.status === 400 && firstMessage(res.data, 'password');
-        if (why) {
-          fail(choose, password, why);
-          return;
-        }
-        if (res.status === 404) {
+        if (res.status === 404 || res.status === 400) {
           token = '';
           showInvalid('expired');
-          announce('This link has expired. Ask for a new one.');
           return;
         }
-        formAlert(choose, problem(res));
+        document.getElementById('trouble-message').textContent = problem(res);
+        show('trouble');
       }, function () {
-        busy(choose, false);
-        formAlert(choose, networkProblem);
+        document.getElementById('trouble-message').textContent = networkProblem;
+        show('trouble');
+      });
+    }
+    document.querySelector('[data-action=retry]').addEventListener('click', check);
+
+    var pf = setupPasswordForm(function (pw) {
+      sendPassword(pf, '/organizations/complete-password/', { password: pw, token: token }, function () {
+        token = '';
+        show('done');
+        announce('Password changed. You can now sign in with your new password.');
+      }, function () {
+        token = '';
+        showInvalid('expired');
+        announce('This link has expired. Ask for a new one.');
       });
     });
 
@@ -414,10 +458,77 @@
     start();
   }
 
+  // The accept-invite page: the invitation link's token is checked without
+  // being spent (the check of an expired one sends a fresh invitation), then
+  // the chosen password activates the account. The token goes in request
+  // bodies only, never in a URL.
+  function setupAcceptPage() {
+    var token = '';
+
+    function check() {
+      show('checking');
+      api('POST', '/organizations/validate-invite/', { token: token }).then(function (res) {
+        if (res.status === 200 && res.data && typeof res.data.email === 'string') {
+          document.getElementById('username').value = res.data.email;
+          show('choose', document.getElementById('password'));
+          return;
+        }
+        if (res.status === 201 && res.data && typeof res.data.email === 'string') {
+          // Never the sandbox's fresh token: the person gets it by mail.
+          token = '';
+          document.getElementById('renewed-email').textContent = res.data.email;
+          show('renewed');
+          announce('This invitation has expired. A new one was sent to ' + res.data.email + '.');
+          return;
+        }
+        if (res.status === 404 || res.status === 400) {
+          token = '';
+          showReason('invalid', 'used');
+          return;
+        }
+        document.getElementById('trouble-message').textContent = problem(res);
+        show('trouble');
+      }, function () {
+        document.getElementById('trouble-message').textContent = networkProblem;
+        show('trouble');
+      });
+    }
+    document.querySelector('[data-action=retry]').addEventListener('click', check);
+
+    var pf = setupPasswordForm(function (pw) {
+      sendPassword(pf, '/organizations/accept-invite/', { token: token, password: pw }, function () {
+        token = '';
+        show('done');
+        announce('Your account is ready. You can now sign in.');
+      }, function () {
+        // Expired meanwhile, or accepted from another tab: check again,
+        // which says which.
+        check();
+      });
+    });
+
+    function start() {
+      token = readToken('token');
+      if (token) {
+        check();
+      } else {
+        showReason('invalid', 'missing');
+      }
+    }
+    window.addEventListener('hashchange', function () {
+      if (window.location.hash) {
+        start();
+      }
+    });
+    start();
+  }
+
   var page = body.getAttribute('data-page');
   if (page === 'forgot') {
     setupForgotPage();
   } else if (page === 'reset') {
     setupResetPage();
+  } else if (page === 'accept') {
+    setupAcceptPage();
   }
 }());
