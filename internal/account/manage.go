@@ -68,17 +68,9 @@ func (s *Service) IssueResetToken(ctx context.Context, email string, by Meta) (t
 		return "", time.Time{}, err
 	}
 	now := s.now()
-	err = s.store.Update(ctx, func(tx Tx) error {
-		userID, err := activeUserByEmail(ctx, tx, email)
-		if err != nil {
-			return err
-		}
-		if err := s.issueResetToken(ctx, tx, token, "", userID, now); err != nil {
-			return err
-		}
-		return tx.AppendAudit(ctx, &AuditEvent{At: now, Action: AuditResetRequested, EmailDigest: Digest(email),
-			UserID: userID, IP: by.IP, UserAgent: by.UserAgent, Detail: "reset link issued by an administrator"})
-	})
+	err = s.issueReset(ctx, &ResetIssue{Email: email, Token: s.newResetToken(token, "", 0, now),
+		Audit: &AuditEvent{At: now, Action: AuditResetRequested, EmailDigest: Digest(email),
+			IP: by.IP, UserAgent: by.UserAgent, Detail: "reset link issued by an administrator"}}, nil)
 	if err != nil {
 		return "", time.Time{}, storeErr(err)
 	}

@@ -44,51 +44,19 @@ func (s *Service) RequestReset(ctx context.Context, rawEmail string, m Meta) (st
 		return "", nil
 	}
 
-	// The account is found on a read connection, before the write: every
-	// Update waits for the one writer, which then only writes (docs/perf.md).
-	// A deactivation that commits in between leaves this token to an
-	// account that is no longer active, which Validate and Create New
-	// Password refuse, as they refuse every token of such an account.
-	var userID int64
-	lookupErr := s.store.View(ctx, func(tx Tx) (err error) {
-		userID, err = activeUserByEmail(ctx, tx, email)
-		return err
-	})
-	err = lookupErr
-	if ErrorCode(lookupErr) == EUNPROCESSABLE && s.limits.resetCalls.Max > 0 {
-		// The client's limit still answers first, as when one transaction
-		// held both: the reservation is rolled back with the error.
-		err = s.store.Update(ctx, func(tx Tx) error {
-			if err := ipLimit(ctx, tx); err != nil {
-				return err
-			}
-			return lookupErr
-		})
-	}
-	if err != nil {
-		return "", s.observeThrottled(storeErr(err))
-	}
 	token, err := newResetToken(s.Rand)
 	if err != nil {
 		return "", err
 	}
-	rt := s.newResetToken(token, "", userID, now)
-	err = s.store.Update(ctx, func(tx Tx) error {
-		if err := ipLimit(ctx, tx); err != nil {
-			return err
-		}
-		if err := s.saveResetToken(ctx, tx, rt); err != nil {
-			return err
-		}
-		if s.cfg.Mail {
-			msg := &OutboxMessage{Kind: MailReset, To: email, UserID: userID, Meta: m, CreatedAt: now}
-			if err := tx.EnqueueMail(ctx, msg); err != nil {
-				return fmt.Errorf("enqueue reset mail: %w", err)
-			}
-		}
-		audit.UserID = userID
-		return tx.AppendAudit(ctx, audit)
-	})
+	r := &ResetIssue{Email: email, Token: s.newResetToken(token, "", 0, now), Audit: audit}
+	if s.cfg.Mail {
+		r.Mail = &OutboxMessage{Kind: MailReset, To: email, Meta: m, CreatedAt: now}
+	}
+	var before func(context.Context, Tx) error
+	if s.limits.resetCalls.Max > 0 {
+		before = ipLimit
+	}
+	err = s.issueReset(ctx, r, before)
 	if err != nil {
 		return "", s.observeThrottled(storeErr(err))
 	}
@@ -100,16 +68,78 @@ func (s *Service) RequestReset(ctx context.Context, rawEmail string, m Meta) (st
 }
 
 // activeUserByEmail returns the id of the ACTIVE user with that
-// (normalized) address; EUNPROCESSABLE on the "email" field when there is
-// none, as sandbox's Reset Password and the admin's reset link answer.
+// (normalized) address; noActiveAccount when there is none.
 func activeUserByEmail(ctx context.Context, users Users, email string) (int64, error) {
 	u, err := users.UserByEmail(ctx, email)
 	if ErrorCode(err) == ENOTFOUND || err == nil && u.Status != StatusActive {
-		return 0, FieldError(EUNPROCESSABLE, "email", MsgNoActiveAccount)
+		return 0, noActiveAccount()
 	} else if err != nil {
 		return 0, fmt.Errorf("find user: %w", err)
 	}
 	return u.ID, nil
+}
+
+// noActiveAccount is the answer of sandbox's Reset Password and of the
+// admin's reset link for an address no ACTIVE account uses.
+func noActiveAccount() error { return FieldError(EUNPROCESSABLE, "email", MsgNoActiveAccount) }
+
+// issueReset stores r, a reset token for the ACTIVE account of r.Email,
+// with its mail and audit event; noActiveAccount when no active account
+// uses the address. before, when not nil, runs first in the write
+// transaction (a limit's reservation). A OneTripStore runs the lookup and
+// the writes in one round trip, unless before needs a Tx.
+func (s *Service) issueReset(ctx context.Context, r *ResetIssue, before func(context.Context, Tx) error) error {
+	r.Status, r.Keep = StatusActive, s.cfg.LiveResetTokens
+	if o, ok := s.store.(OneTripStore); ok && before == nil {
+		err := o.IssueResetToken(ctx, r)
+		if ErrorCode(err) == ENOTFOUND {
+			return noActiveAccount()
+		}
+		return err
+	}
+	// The account is found on a read connection, before the write: every
+	// Update waits for the one writer, which then only writes (docs/perf.md).
+	// A deactivation that commits in between leaves this token to an
+	// account that is no longer active, which Validate and Create New
+	// Password refuse, as they refuse every token of such an account.
+	var userID int64
+	lookupErr := s.store.View(ctx, func(tx Tx) (err error) {
+		userID, err = activeUserByEmail(ctx, tx, r.Email)
+		return err
+	})
+	if lookupErr != nil {
+		if ErrorCode(lookupErr) == EUNPROCESSABLE && before != nil {
+			// The client's limit still answers first, as when one
+			// transaction held both: the reservation is rolled back with
+			// the error.
+			return s.store.Update(ctx, func(tx Tx) error {
+				if err := before(ctx, tx); err != nil {
+					return err
+				}
+				return lookupErr
+			})
+		}
+		return lookupErr
+	}
+	r.Token.UserID = userID
+	return s.store.Update(ctx, func(tx Tx) error {
+		if before != nil {
+			if err := before(ctx, tx); err != nil {
+				return err
+			}
+		}
+		if err := s.saveResetToken(ctx, tx, r.Token); err != nil {
+			return err
+		}
+		if r.Mail != nil {
+			r.Mail.UserID = userID
+			if err := tx.EnqueueMail(ctx, r.Mail); err != nil {
+				return fmt.Errorf("enqueue reset mail: %w", err)
+			}
+		}
+		r.Audit.UserID = userID
+		return tx.AppendAudit(ctx, r.Audit)
+	})
 }
 
 // issueResetToken stores token's digest for the user, with the digest of
@@ -149,32 +179,48 @@ func (s *Service) ValidateReset(ctx context.Context, token string) (string, erro
 	if !wellFormedResetToken(token) {
 		return "", Errorf(ENOTFOUND, MsgInvalidToken)
 	}
-	var email string
-	err := s.store.View(ctx, func(tx Tx) error {
-		_, u, err := s.liveTokenUser(ctx, tx, token)
-		if err != nil {
-			return err
-		}
-		email = u.Email
-		return nil
+	_, u, err := s.viewLiveTokenUser(ctx, token)
+	if err != nil {
+		return "", err
+	}
+	return u.Email, nil
+}
+
+// viewLiveTokenUser returns a live token and the active user owning it, in
+// one round trip on a OneTripStore.
+func (s *Service) viewLiveTokenUser(ctx context.Context, token string) (t *ResetToken, u *User, err error) {
+	if o, ok := s.store.(OneTripStore); ok {
+		t, u, err = o.LiveResetTokenUser(ctx, Digest(token), s.now())
+		t, u, err = liveOwner(t, u, err)
+		return t, u, storeErr(err)
+	}
+	err = s.store.View(ctx, func(tx Tx) (err error) {
+		t, u, err = s.liveTokenUser(ctx, tx, token)
+		return err
 	})
-	return email, storeErr(err)
+	return t, u, storeErr(err)
 }
 
 // liveTokenUser returns a live token and the active user owning it.
 func (s *Service) liveTokenUser(ctx context.Context, tx Tx, token string) (*ResetToken, *User, error) {
 	t, err := tx.LiveResetToken(ctx, Digest(token), s.now())
-	if ErrorCode(err) == ENOTFOUND {
-		return nil, nil, Errorf(ENOTFOUND, MsgInvalidToken)
-	} else if err != nil {
-		return nil, nil, fmt.Errorf("find reset token: %w", err)
+	if err != nil {
+		return liveOwner(nil, nil, err)
 	}
 	u, err := tx.UserByID(ctx, t.UserID)
 	if err != nil {
 		return nil, nil, fmt.Errorf("find token's user: %w", err)
 	}
-	if u.Status != StatusActive {
+	return liveOwner(t, u, nil)
+}
+
+// liveOwner applies the rule of a live token's owner to a token lookup's
+// result: only an ACTIVE account may use it.
+func liveOwner(t *ResetToken, u *User, err error) (*ResetToken, *User, error) {
+	if ErrorCode(err) == ENOTFOUND || err == nil && u.Status != StatusActive {
 		return nil, nil, Errorf(ENOTFOUND, MsgInvalidToken)
+	} else if err != nil {
+		return nil, nil, fmt.Errorf("find reset token: %w", err)
 	}
 	return t, u, nil
 }
@@ -193,16 +239,9 @@ func (s *Service) CompleteReset(ctx context.Context, token, password string, m M
 	unlock := s.tokenLocks.lock(token)
 	defer unlock()
 
-	var (
-		live *ResetToken
-		u    *User
-	)
-	err := s.store.View(ctx, func(tx Tx) (err error) {
-		live, u, err = s.liveTokenUser(ctx, tx, token)
-		return err
-	})
+	live, u, err := s.viewLiveTokenUser(ctx, token)
 	if err != nil {
-		return storeErr(err)
+		return err
 	}
 	hash, err := s.hashNew(ctx, password, u.Email)
 	if err != nil {

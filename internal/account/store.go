@@ -272,3 +272,32 @@ const (
 	AuditInviteAccepted = "invite.accepted"
 	AuditInviteRefused  = "invite.refused"
 )
+
+// OneTripStore is implemented by a store that can run the Service's
+// hottest transactions in one round trip to its server (docs/perf.md).
+// Each method does exactly what the Tx calls it names do in one Update or
+// View; Service makes those calls itself on a store without it, and the
+// conformance suite holds both to the same results.
+type OneTripStore interface {
+	// IssueResetToken is, in one Update: UserByEmail(r.Email), ENOTFOUND
+	// with nothing written unless the user's status is r.Status; then, for
+	// that user, CreateResetToken(r.Token), RevokeResetTokens(r.Keep),
+	// EnqueueMail(r.Mail) when it is not nil, and AppendAudit(r.Audit). It
+	// sets the UserID of the token, the mail and the audit event.
+	IssueResetToken(ctx context.Context, r *ResetIssue) error
+	// LiveResetTokenUser is, in one View, LiveResetToken(digest, now) and
+	// UserByID of its user, of which it sets only ID, Email and Status:
+	// all that a token's check needs.
+	LiveResetTokenUser(ctx context.Context, digest []byte, now time.Time) (*ResetToken, *User, error)
+}
+
+// ResetIssue is a new reset token for the account of an address, and what
+// its transaction records besides.
+type ResetIssue struct {
+	Email  string         // NormalizeEmail's form
+	Status Status         // the only status the account may have
+	Token  *ResetToken    // every field but ID and UserID
+	Keep   int            // live tokens the account keeps, this one included
+	Mail   *OutboxMessage // nil: no mail
+	Audit  *AuditEvent
+}

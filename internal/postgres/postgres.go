@@ -201,9 +201,16 @@ func (s *Store) View(ctx context.Context, fn func(account.Tx) error) error {
 }
 
 func (s *Store) run(ctx context.Context, opts pgx.TxOptions, fn func(account.Tx) error) error {
+	return s.retry(ctx, func() error { return s.runOnce(ctx, opts, fn) })
+}
+
+// retry runs once, a transaction, again on a serialization failure or a
+// deadlock, and when a stale pooled connection failed before the
+// transaction began, up to updateAttempts times, and classifies its error.
+func (s *Store) retry(ctx context.Context, once func() error) error {
 	var err error
 	for attempt := 1; ; attempt++ {
-		err = s.runOnce(ctx, opts, fn)
+		err = once()
 		if err == nil || attempt == updateAttempts || !retryable(err) || ctx.Err() != nil {
 			break
 		}

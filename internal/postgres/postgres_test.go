@@ -36,6 +36,11 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) account.Store { return mustOpen(t, testenv.PostgresDSN(t), Options{}) })
 }
 
+// TestOneTrip runs the suite of account.OneTripStore.
+func TestOneTrip(t *testing.T) {
+	storetest.RunOneTrip(t, func(t *testing.T) account.Store { return mustOpen(t, testenv.PostgresDSN(t), Options{}) })
+}
+
 var _ storetest.Inspector = (*Store)(nil)
 
 // t0 is a fixed instant; timestamptz keeps microseconds.

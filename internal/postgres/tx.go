@@ -193,14 +193,24 @@ func (t *tx) CreateResetToken(ctx context.Context, rt *account.ResetToken) error
 
 const resetTokenColumns = `id, digest, user_id, created_at, expires_at, used_at, revoked_at`
 
-func scanResetToken(row pgx.Row) (*account.ResetToken, error) {
-	var rt account.ResetToken
-	if err := row.Scan(&rt.ID, &rt.Digest, &rt.UserID, &rt.CreatedAt, &rt.ExpiresAt, &rt.UsedAt, &rt.RevokedAt); err != nil {
-		return nil, err
-	}
+// resetTokenDest are the scan targets of resetTokenColumns, in rt.
+func resetTokenDest(rt *account.ResetToken) []any {
+	return []any{&rt.ID, &rt.Digest, &rt.UserID, &rt.CreatedAt, &rt.ExpiresAt, &rt.UsedAt, &rt.RevokedAt}
+}
+
+// inUTC sets the times of a scanned token in UTC.
+func inUTC(rt *account.ResetToken) *account.ResetToken {
 	rt.CreatedAt, rt.ExpiresAt = rt.CreatedAt.UTC(), rt.ExpiresAt.UTC()
 	rt.UsedAt, rt.RevokedAt = utcPtr(rt.UsedAt), utcPtr(rt.RevokedAt)
-	return &rt, nil
+	return rt
+}
+
+func scanResetToken(row pgx.Row) (*account.ResetToken, error) {
+	var rt account.ResetToken
+	if err := row.Scan(resetTokenDest(&rt)...); err != nil {
+		return nil, err
+	}
+	return inUTC(&rt), nil
 }
 
 // LiveResetToken searches reset_tokens_digest.
