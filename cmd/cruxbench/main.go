@@ -9,6 +9,12 @@
 //	go run ./cmd/cruxbench [-users 100000] [-expired-tokens 0] [-db postgres://…]
 //	                       [-conns 16,64] [-pairs 2] [-duration 10s] [-rate 1000] …
 //
+// cruxbench pgbench runs cruxd and pgbench alternately on one PostgreSQL
+// cluster, pgbench with the statements cruxd once sent one round trip at a
+// time (pgbench/*.sql), and prints the ratios (pgbench.go):
+//
+//	go run ./cmd/cruxbench pgbench -db postgres://… [-users 100000] [-pool 10] [-conns 16,64] [-pairs 3]
+//
 // Every load loop is bounded in time (and, where it consumes a pool, in
 // count), and all traffic goes to 127.0.0.1.
 package main
