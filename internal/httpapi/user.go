@@ -104,13 +104,7 @@ func (s *Server) userDetail(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, userResponse{
-		UUID: u.UUID,
-		Person: person{UUID: u.PersonUUID, FirstName: u.FirstName, LastName: u.LastName,
-			Email: u.Email, Phone: u.Phone, JobTitle: u.JobTitle},
-		Permissions: assignments(u),
-		Status:      string(u.Status),
-	})
+	writeJSON(w, http.StatusOK, userBody(u))
 	return nil
 }
 

@@ -101,7 +101,7 @@ func New(log *slog.Logger) *Metrics {
 	for _, r := range []string{"ok", "failed"} {
 		m.logins.WithLabelValues(r)
 	}
-	for _, k := range []account.MailKind{account.MailReset, account.MailPasswordChanged} {
+	for _, k := range []account.MailKind{account.MailReset, account.MailPasswordChanged, account.MailInvite} {
 		for _, o := range []account.MailOutcome{account.MailSent, account.MailFailed, account.MailDropped, account.MailGaveUp} {
 			m.mails.WithLabelValues(string(k), string(o))
 		}
