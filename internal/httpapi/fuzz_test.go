@@ -394,6 +394,31 @@ func FuzzGetUser(f *testing.F) {
 	})
 }
 
+func FuzzInviteUser(f *testing.F) {
+	f.Add("Token $AUTH", []byte(`{"email": "ann@cruxsupplier.com", "first_name": "Ann", "last_name": "Lee"}`))
+	f.Add("Token $AUTH", []byte(`{"email": "mrbailey@projectthanos.com", "first_name": "A", "last_name": "B", "permission_uuids": []}`))
+	f.Add("Token $AUTH", []byte(`{"email": "x@cruxsupplier.com", "first_name": "A\u0000", "last_name": "B", "permission_uuids": [1, null]}`))
+	f.Add("Token 0123456789abcdef0123456789abcdef01234567", []byte(`{"email": "a@b.c\r\nBcc: x@y.z", "first_name": {}, "last_name": []}`))
+	e := newFuzzEnv(f)
+	f.Fuzz(func(t *testing.T, authorization string, body []byte) {
+		h := jsonHeader("application/json")
+		h.Set("Authorization", authorization)
+		e.both(t, http.MethodPost, "/organizations/users/", h, body)
+	})
+}
+
+func FuzzAcceptInvite(f *testing.F) {
+	f.Add("$TOKEN", []byte(`{"password": "correct horse battery staple"}`))
+	f.Add("KUMJLpo0tzFVeC5w1uni", []byte(`{"password": "crux_is_awesome"}`))
+	f.Add("..%2f..%2f", []byte(`{"password": null}`))
+	f.Add("%00", []byte(`[]`))
+	e := newFuzzEnv(f)
+	f.Fuzz(func(t *testing.T, token string, body []byte) {
+		e.both(t, http.MethodGet, "/organizations/accept-invite/"+token+"/", nil, nil)
+		e.both(t, http.MethodPost, "/timp/organizations/accept-invite/"+token+"/", jsonHeader("application/json"), body)
+	})
+}
+
 // FuzzRouter sends whole raw requests: any method, path, headers and body.
 func FuzzRouter(f *testing.F) {
 	for _, s := range []string{
