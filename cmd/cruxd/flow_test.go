@@ -174,7 +174,8 @@ func TestConcurrentCompleteOneWinner(t *testing.T) {
 }
 
 // TestNoSecretsAtRest runs a flow, stops cruxd and reads the raw database
-// files: no reset token, auth token or password is in them.
+// files: no reset token, invitation token, auth token or password is in
+// them.
 func TestNoSecretsAtRest(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "cruxd.db")
@@ -186,9 +187,22 @@ func TestNoSecretsAtRest(t *testing.T) {
 	}
 	live := resetToken(t, p, roy)
 	auth2 := login(t, p, roy, newPW)["auth_token"].(string)
+	invited := func(email string) string {
+		r := p.Do(t, "POST", "/organizations/users/", map[string]string{"email": email, "first_name": "A", "last_name": "B"},
+			"Authorization", "Token "+auth2)
+		tok, _ := r.Map(t)["invitation_token"].(string)
+		if r.Status != 201 || tok == "" {
+			t.Fatalf("invite %s: %d %s", email, r.Status, r.Body)
+		}
+		return tok
+	}
+	accepted, pending := invited("ann@cruxsupplier.com"), invited("bob@cruxsupplier.com")
+	if r := p.Do(t, "POST", "/organizations/accept-invite/"+accepted+"/", map[string]string{"password": newPW + " ann"}); r.Status != 204 {
+		t.Fatalf("accept: %d %s", r.Status, r.Body)
+	}
 	p.Kill() // no checkpoint: the WAL file keeps what it has
 
-	secrets := []string{spent, live, auth, auth2, newPW, royOldPW}
+	secrets := []string{spent, live, auth, auth2, newPW, royOldPW, accepted, pending, newPW + " ann"}
 	files, _ := filepath.Glob(db + "*")
 	if len(files) == 0 {
 		t.Fatal("no database files")
