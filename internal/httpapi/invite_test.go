@@ -204,3 +204,21 @@ func TestInviteProductionAndExpiry(t *testing.T) {
 		t.Fatalf("accept with the fresh token: %d %s", code, body)
 	}
 }
+
+// TestInviteDocExamples sends the Crux docs' invitation examples as
+// written, host aside: their token was never issued here, so both answer
+// the documented 404.
+func TestInviteDocExamples(t *testing.T) {
+	e := newFuzzEnv(t)
+	const path = "/timp/organizations/accept-invite/KUMJLpo0tzFVeC5w1uni/"
+	if code, _, body := call(t, e.sandboxH, "GET", path, "", ""); code != 404 || body != `{"detail":"Invalid or expired token."}` {
+		t.Errorf("Validate Crux Invite example: %d %s", code, body)
+	}
+	req := httptest.NewRequest("POST", path, strings.NewReader("{\n  \"password\": \"crux_is_awesome\"\n}"))
+	req.Header.Set("Content-Type", "application/json; charset=utf-8")
+	rec := httptest.NewRecorder()
+	e.sandboxH.ServeHTTP(rec, req)
+	if err := cruxdtest.ValidateResponse(req, rec.Code, rec.Header(), rec.Body.Bytes()); rec.Code != 404 || err != nil {
+		t.Errorf("Accept Crux Invite example: %d %s (%v)", rec.Code, rec.Body, err)
+	}
+}
