@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
@@ -25,8 +26,21 @@ import (
 // and each command after it.
 const Timeout = 10 * time.Second
 
+// Sessions of one SMTP connection.
+const (
+	// sessionMails is how many mails one connection carries before it is
+	// closed and another dialled: a long-lived session is cheap, but some
+	// servers refuse more mails per connection than a few dozen.
+	sessionMails = 100
+	// sessionIdle is how long an unused connection is kept for the next
+	// mail; servers drop idle clients after minutes (RFC 5321 asks for 5).
+	sessionIdle = 30 * time.Second
+)
+
 // SMTP sends mail through one SMTP server. It is safe for concurrent use:
-// each Send has its own connection.
+// a Send takes a connection of its own, reusing one that an earlier Send
+// left open, so that a steady flow of mail does not pay a dial, a greeting
+// and a TLS handshake per mail. Close ends the connections left open.
 type SMTP struct {
 	host     string
 	port     int
@@ -37,6 +51,17 @@ type SMTP struct {
 	from     *netmail.Address
 	idDomain string // the right part of Message-IDs: the From address's domain
 	content  *content
+
+	mu     sync.Mutex
+	idle   []*session // open connections, the most recently used last
+	closed bool
+}
+
+// session is one open SMTP connection and how many mails it carried.
+type session struct {
+	c    *gomail.Client
+	sent int
+	used time.Time // when it was last put back
 }
 
 var _ account.Mailer = (*SMTP)(nil)
@@ -94,28 +119,123 @@ func NewSMTP(smtpURL, from string, look Look) (*SMTP, error) {
 
 // Send renders m and delivers it. The recipient goes through the address
 // API of go-mail, never into a header as text, and must be a bare address.
-// Once the server accepted the mail, Send calls accepted and only then
-// ends the session (QUIT), so that the outcome is recorded as soon as it is
-// known; it returns accepted's error.
+// Once the server accepted the mail (its 250 to the mail's data), Send
+// calls accepted before the connection serves anything else, and returns
+// accepted's error; any other error means that the server did not accept
+// the mail.
+//
+// The mail goes over an open connection when one is idle. A server that
+// dropped it, or refuses another mail on it, is told so before any of the
+// mail was sent (go-mail's NOOP, then MAIL FROM); then the mail is sent
+// once more over a new connection, so that a closed idle connection never
+// fails a mail.
 func (s *SMTP) Send(ctx context.Context, m account.Mail, accepted func() error) error {
 	msg, err := s.message(m)
 	if err != nil {
 		return err
 	}
-	c, err := gomail.NewClient(s.host, s.options()...)
-	if err != nil {
-		return fmt.Errorf("smtp client: %w", err)
-	}
 	addr := net.JoinHostPort(s.host, strconv.Itoa(s.port))
-	if err := c.DialWithContext(ctx); err != nil {
+	ses, reused, err := s.take(ctx)
+	if err != nil {
 		return fmt.Errorf("smtp %s: dial: %w", addr, err)
 	}
-	defer c.Close() // the mail is accepted or refused: QUIT's answer changes nothing
-	if err := c.Send(msg); err != nil {
+	err = ses.c.Send(msg)
+	if err != nil && reused && !msg.IsDelivered() && beforeMail(err) {
+		ses.close()
+		if ses, err = s.dial(ctx); err != nil {
+			return fmt.Errorf("smtp %s: dial: %w", addr, err)
+		}
+		err = ses.c.Send(msg)
+	}
+	if !msg.IsDelivered() {
+		ses.close() // in an unknown state
 		return fmt.Errorf("smtp %s: send: %w", addr, err)
+	}
+	// Accepted. go-mail's RSET after it may have failed: the connection
+	// is then not reused, and the mail stays accepted.
+	ses.sent++
+	if err == nil && ses.sent < sessionMails {
+		defer s.put(ses)
+	} else {
+		defer ses.close()
 	}
 	return accepted()
 }
+
+// beforeMail reports whether err says that the server refused a mail
+// before any of it was sent: the connection was found dead, or MAIL FROM
+// was refused.
+func beforeMail(err error) bool {
+	var se *gomail.SendError
+	return errors.As(err, &se) && (se.Reason == gomail.ErrConnCheck || se.Reason == gomail.ErrSMTPMailFrom)
+}
+
+// take returns an idle connection recently used, or a new one.
+func (s *SMTP) take(ctx context.Context) (ses *session, reused bool, err error) {
+	s.mu.Lock()
+	var stale []*session
+	for len(s.idle) > 0 && ses == nil {
+		last := s.idle[len(s.idle)-1]
+		s.idle = s.idle[:len(s.idle)-1]
+		if time.Since(last.used) < sessionIdle {
+			ses = last
+		} else {
+			stale = append(stale, last)
+		}
+	}
+	s.mu.Unlock()
+	for _, st := range stale {
+		st.close()
+	}
+	if ses != nil {
+		return ses, true, nil
+	}
+	ses, err = s.dial(ctx)
+	return ses, false, err
+}
+
+// dial opens a new connection: greeting, EHLO, STARTTLS and AUTH as
+// configured.
+func (s *SMTP) dial(ctx context.Context) (*session, error) {
+	c, err := gomail.NewClient(s.host, s.options()...)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.DialWithContext(ctx); err != nil {
+		return nil, err
+	}
+	return &session{c: c}, nil
+}
+
+// put keeps ses open for the next Send, or closes it once Close was called.
+func (s *SMTP) put(ses *session) {
+	ses.used = time.Now()
+	s.mu.Lock()
+	if !s.closed {
+		s.idle = append(s.idle, ses)
+		ses = nil
+	}
+	s.mu.Unlock()
+	if ses != nil {
+		ses.close()
+	}
+}
+
+// Close ends the idle connections (QUIT) and those that Sends in progress
+// would keep. Sends after Close still work, each on its own connection.
+func (s *SMTP) Close() error {
+	s.mu.Lock()
+	idle := s.idle
+	s.idle, s.closed = nil, true
+	s.mu.Unlock()
+	for _, ses := range idle {
+		ses.close()
+	}
+	return nil
+}
+
+// close ends the session; QUIT's answer changes nothing.
+func (ses *session) close() { _ = ses.c.Close() }
 
 // message builds the MIME message of m: a text part and an HTML
 // alternative.
