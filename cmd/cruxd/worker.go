@@ -15,8 +15,8 @@ const maxMailPoll = 5 * time.Second
 
 // startMailWorker starts the outbox worker when an SMTP server is
 // configured. The returned stop cancels it and waits until the messages it
-// has in hand are finished; what it did not start stays in the outbox for
-// the next start.
+// has in hand are finished, then closes its SMTP connections; what it did
+// not start stays in the outbox for the next start.
 func startMailWorker(svc *account.Service, c *config) (stop func(), err error) {
 	if c.SMTPURL == "" {
 		return func() {}, nil
@@ -27,6 +27,7 @@ func startMailWorker(svc *account.Service, c *config) (stop func(), err error) {
 	}
 	return background(func(ctx context.Context) {
 		svc.RunOutbox(ctx, sender, min(maxMailPoll, c.MailRetryMin))
+		sender.Close()
 	}), nil
 }
 

@@ -33,9 +33,9 @@ type Mail struct {
 }
 
 // Mailer sends one mail (internal/mail). Once the server has accepted the
-// mail, Send calls accepted before it ends the session, and returns
-// accepted's error; any other error means the server did not accept the
-// mail, and the outbox retries it.
+// mail, Send calls accepted before it sends anything else over that
+// connection, and returns accepted's error; any other error means the
+// server did not accept the mail, and the outbox retries it.
 type Mailer interface {
 	Send(ctx context.Context, m Mail, accepted func() error) error
 }
@@ -48,84 +48,273 @@ const (
 	// worker died or lost the store for that long; then it goes out within
 	// seconds.
 	OutboxLease = 15 * time.Second
-	// OutboxBatch is how many messages RunOutbox claims at a time.
-	OutboxBatch = 16
+	// OutboxBatch is how many messages RunOutbox claims, and prepares in
+	// one transaction, at a time.
+	OutboxBatch = 32
+	// DefaultMailSenders is how many mails are sent at once by default
+	// (Config.MailSenders): each sender keeps its SMTP connection for
+	// the next mail.
+	DefaultMailSenders = 4
+	// recordBatch bounds the outcomes recorded in one transaction, so
+	// that the worker never holds the store's writer for long.
+	recordBatch = 32
 	// mailHandleTimeout bounds the handling of one message once started.
 	mailHandleTimeout = 2 * time.Minute
-	// mailSendConcurrency is how many messages are sent at once.
-	mailSendConcurrency = 4
 	// maxAttemptError bounds the error text kept with an attempt.
 	maxAttemptError = 500
 )
 
-// DeliverMail claims up to batch due outbox messages, leased for lease, and
-// delivers them, a few at once, renewing the lease of those in hand every
-// third of lease. Each message is handled on its own: one that fails is
-// recorded as MailFailed with its next try, and never holds up the others.
-// It returns how many messages were handled (sent, failed, dropped or given
-// up) and the store errors met; a message whose outcome could not be
-// recorded is claimed again when its lease lapses.
+// DeliverMail claims up to batch due outbox messages, leased for lease,
+// delivers them through Config.MailSenders senders, and returns once all
+// are handled. RunOutbox does the same without end; see it for the
+// delivery semantics. It returns how many messages were handled (sent,
+// failed, dropped or given up) and the store errors met; a message whose
+// outcome could not be recorded is claimed again when its lease lapses.
+func (s *Service) DeliverMail(ctx context.Context, mailer Mailer, lease time.Duration, batch int) (int, error) {
+	r := s.startOutbox(ctx, mailer, lease)
+	if _, err := r.feed(ctx, batch); err != nil {
+		r.fail(err)
+	}
+	return r.finish()
+}
+
+// RunOutbox delivers outbox mail until ctx is done: it claims what is due,
+// a batch at a time, and prepares each batch in one transaction; several
+// senders (Config.MailSenders) send the mails, each keeping its SMTP
+// connection for the next; their outcomes are recorded several to a
+// transaction as they come. When nothing more is due it waits for poll or
+// for a newly queued mail. It returns once ctx is done and the messages
+// in hand are finished.
 //
 // Delivery is at least once: a process that dies between the SMTP
 // server's acceptance and the record of it leaves a message that is sent
 // again once its lease lapses, with the same Message-ID. The outcome is
-// recorded right after the server accepted the mail, before the session
-// ends, to keep that window short.
+// handed to the recorder as soon as the server accepted the mail, before
+// its sender sends anything else, to keep that window short. The lease of
+// every message in hand is renewed every third of lease, so no other
+// process claims a message while it is being sent.
 //
-// Once ctx is done no further message is started; messages already started
-// are finished, so that an SMTP server never gets a mail whose outcome is
-// then forgotten.
+// Each message is handled on its own: one that fails is recorded as
+// MailFailed with its next try, and never holds up the others. Once ctx is
+// done no further message is started; messages already started are
+// finished and their outcomes recorded, so that an SMTP server never gets
+// a mail whose outcome is then forgotten.
 //
 // The reset mail is written to the outbox in the same transaction that
-// records the request; its token is minted in the same transaction that
-// records the delivery attempt. So no request is lost while SMTP is away,
-// and the database only ever holds the token's digest: the clear token
-// lives in memory between that transaction and the SMTP server. A retry
-// mints a fresh token; the older ones fall to the newest-LiveResetTokens
-// rule.
-func (s *Service) DeliverMail(ctx context.Context, mailer Mailer, lease time.Duration, batch int) (int, error) {
-	msgs, err := s.store.ClaimMail(ctx, s.now(), lease, batch)
+// records the request; its token is minted in the transaction that
+// prepares the message for sending. So no request is lost while SMTP is
+// away, and the database only ever holds the token's digest: the clear
+// token lives in memory between that transaction and the SMTP server. A
+// retry mints a fresh token; the older ones fall to the
+// newest-LiveResetTokens rule.
+func (s *Service) RunOutbox(ctx context.Context, mailer Mailer, poll time.Duration) {
+	r := s.startOutbox(ctx, mailer, s.cfg.MailLease)
+	r.logErrs = true
+	timer := time.NewTimer(poll)
+	defer timer.Stop()
+	for ctx.Err() == nil {
+		n, err := r.feed(ctx, OutboxBatch)
+		if err != nil {
+			r.fail(err)
+		}
+		if n == OutboxBatch && err == nil {
+			continue // more may be due
+		}
+		timer.Reset(poll)
+		select {
+		case <-ctx.Done():
+		case <-s.mailQueued:
+		case <-timer.C:
+		}
+	}
+	r.finish()
+}
+
+// outboxRun is one run of the outbox worker: feed claims and prepares
+// messages into ready; senders send them and hand each outcome to the
+// recorder, which records them several to a transaction.
+type outboxRun struct {
+	s       *Service
+	ctx     context.Context // the run's: once done, no message is started
+	mailer  Mailer
+	lease   time.Duration
+	held    *heldMail
+	ready   chan *preparedMail // prepared, waiting for a sender
+	sent    chan *mailOutcome  // sent or failed, waiting for the recorder
+	senders sync.WaitGroup
+	records chan struct{} // closed when the recorder returned
+	renewal func()        // stops the lease renewal
+	logErrs bool          // log errors as they come instead of keeping them
+
+	mu   sync.Mutex
+	n    int
+	errs []error
+}
+
+// mailOutcome is the result of one send: accepted when err is nil.
+type mailOutcome struct {
+	p   *preparedMail
+	err error
+}
+
+func (s *Service) startOutbox(ctx context.Context, mailer Mailer, lease time.Duration) *outboxRun {
+	senders := s.cfg.MailSenders
+	r := &outboxRun{
+		s: s, ctx: ctx, mailer: mailer, lease: lease,
+		held: newHeldMail(),
+		// A batch waits in ready while the next one is claimed and
+		// prepared, so that the senders never wait for the store.
+		ready:   make(chan *preparedMail, OutboxBatch),
+		sent:    make(chan *mailOutcome, recordBatch),
+		records: make(chan struct{}),
+	}
+	r.renewal = s.renewLeases(ctx, r.held, lease)
+	for range senders {
+		r.senders.Go(r.sender)
+	}
+	go r.recorder()
+	return r
+}
+
+// finish waits until every message started is sent and its outcome
+// recorded, then stops the lease renewal. It returns how many messages
+// were handled and the errors kept.
+func (r *outboxRun) finish() (int, error) {
+	close(r.ready)
+	r.senders.Wait()
+	close(r.sent)
+	<-r.records
+	r.renewal()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.n, errors.Join(r.errs...)
+}
+
+// fail logs err or keeps it for finish.
+func (r *outboxRun) fail(err error) {
+	if r.logErrs {
+		if r.ctx.Err() == nil {
+			r.s.log.Error("outbox delivery", "err", err)
+		}
+		return
+	}
+	r.mu.Lock()
+	r.errs = append(r.errs, err)
+	r.mu.Unlock()
+}
+
+func (r *outboxRun) handled(k int) { r.mu.Lock(); r.n += k; r.mu.Unlock() }
+
+// feed claims up to batch due messages, prepares them and hands those to
+// send to the senders, waiting for a free one. It returns how many it
+// claimed. Once the run's ctx is done, what no sender took is left to
+// lapse: it is claimed again once its lease lapses, at once if it lapsed
+// already, when another process may have it.
+func (r *outboxRun) feed(ctx context.Context, batch int) (int, error) {
+	s := r.s
+	msgs, err := s.store.ClaimMail(ctx, s.now(), r.lease, batch)
 	if err != nil {
 		return 0, storeErr(err)
 	}
-	held := newHeldMail(msgs, s.now().Add(lease))
-	defer s.renewLeases(ctx, held, lease)()
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		n    int
-		errs []error
-		sem  = make(chan struct{}, mailSendConcurrency)
-	)
-	for i, m := range msgs {
-		select {
-		case <-ctx.Done():
-		case sem <- struct{}{}:
-		}
-		if ctx.Err() != nil || !s.now().Before(held.until()) {
-			// The rest are claimed again once their lease lapses: at
-			// once if it lapsed already, when another process may
-			// have them.
-			held.release(msgs[i:]...)
-			break
-		}
-		wg.Go(func() {
-			defer held.release(m)
-			defer func() { <-sem }()
-			mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), mailHandleTimeout)
-			defer cancel()
-			err := s.deliver(mctx, mailer, m)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs = append(errs, fmt.Errorf("outbox message %d: %w", m.ID, err))
-			} else {
-				n++
-			}
-		})
+	if len(msgs) == 0 {
+		return 0, nil
 	}
-	wg.Wait()
-	return n, errors.Join(errs...)
+	r.held.add(msgs, s.now().Add(r.lease))
+	ps := s.prepareMails(ctx, msgs)
+	for i, p := range ps {
+		if p.err != nil || p.drop != "" {
+			r.held.release(p.msg)
+			r.done(p)
+			continue
+		}
+		select {
+		case r.ready <- p:
+		case <-ctx.Done():
+			for _, q := range ps[i:] {
+				r.held.release(q.msg)
+			}
+			return len(msgs), nil
+		}
+	}
+	return len(msgs), nil
+}
+
+// done reports a message prepared but not sent: dropped, or its
+// preparation failed.
+func (r *outboxRun) done(p *preparedMail) {
+	if p.err != nil {
+		r.fail(fmt.Errorf("outbox message %d: %w", p.msg.ID, p.err))
+		return
+	}
+	r.s.log.Info("mail dropped", "id", p.msg.ID, "kind", p.msg.Kind, "reason", p.drop)
+	r.s.cfg.Observer.MailDelivered(p.msg.Kind, MailDropped)
+	r.handled(1)
+}
+
+// sender sends the messages of ready, one at a time, until ready is
+// closed.
+func (r *outboxRun) sender() {
+	for p := range r.ready {
+		if r.ctx.Err() != nil || !r.s.now().Before(r.held.until()) {
+			// Not started: left to lapse (see feed).
+			r.held.release(p.msg)
+			continue
+		}
+		r.send(p)
+	}
+}
+
+// send sends p and hands its outcome to the recorder: at once when the
+// server accepted it, before the mailer goes on.
+func (r *outboxRun) send(p *preparedMail) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), mailHandleTimeout)
+	defer cancel()
+	accepted := false
+	err := r.mailer.Send(ctx, p.mail, func() error {
+		accepted = true
+		r.sent <- &mailOutcome{p: p}
+		return nil
+	})
+	if !accepted {
+		if err == nil {
+			err = errors.New("mailer returned without the server's acceptance")
+		}
+		r.sent <- &mailOutcome{p: p, err: err}
+	}
+}
+
+// recorder records the outcomes of sent, as many as are waiting (up to
+// recordBatch) in one transaction, until sent is closed.
+func (r *outboxRun) recorder() {
+	defer close(r.records)
+	batch := make([]*mailOutcome, 0, recordBatch)
+	for o := range r.sent {
+		batch = append(batch[:0], o)
+	more:
+		for len(batch) < recordBatch {
+			select {
+			case o, ok := <-r.sent:
+				if !ok {
+					break more
+				}
+				batch = append(batch, o)
+			default:
+				break more
+			}
+		}
+		// The mails are out: their outcome is recorded whatever the
+		// run's context says.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), mailHandleTimeout)
+		k, err := r.s.recordAttempts(ctx, batch)
+		cancel()
+		for _, o := range batch {
+			r.held.release(o.p.msg)
+		}
+		r.handled(k)
+		if err != nil {
+			r.fail(err)
+		}
+	}
 }
 
 // heldMail is the set of claimed messages a DeliverMail still has in hand,
@@ -136,12 +325,19 @@ type heldMail struct {
 	lease time.Time
 }
 
-func newHeldMail(msgs []*OutboxMessage, until time.Time) *heldMail {
-	h := &heldMail{ids: make(map[int64]bool, len(msgs)), lease: until}
+func newHeldMail() *heldMail { return &heldMail{ids: make(map[int64]bool)} }
+
+// add puts messages just claimed, leased until until, into the set. Their
+// lease is the set's earliest until the next renewal.
+func (h *heldMail) add(msgs []*OutboxMessage, until time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.ids) == 0 || until.Before(h.lease) {
+		h.lease = until
+	}
 	for _, m := range msgs {
 		h.ids[m.ID] = true
 	}
-	return h
 }
 
 // release takes messages out of the set: finished, or left to lapse.
@@ -203,29 +399,6 @@ func (s *Service) renewLeases(ctx context.Context, h *heldMail, lease time.Durat
 	return func() { cancel(); <-done }
 }
 
-// RunOutbox delivers outbox mail until ctx is done: it claims what is due,
-// then waits for poll or for a newly queued mail. It returns once ctx is
-// done and the messages in hand are finished.
-func (s *Service) RunOutbox(ctx context.Context, mailer Mailer, poll time.Duration) {
-	timer := time.NewTimer(poll)
-	defer timer.Stop()
-	for ctx.Err() == nil {
-		n, err := s.DeliverMail(ctx, mailer, s.cfg.MailLease, OutboxBatch)
-		if err != nil && ctx.Err() == nil {
-			s.log.Error("outbox delivery", "err", err)
-		}
-		if n == OutboxBatch && err == nil {
-			continue // more may be due
-		}
-		timer.Reset(poll)
-		select {
-		case <-ctx.Done():
-		case <-s.mailQueued:
-		case <-timer.C:
-		}
-	}
-}
-
 // mailWasQueued wakes RunOutbox after a transaction that queued mail
 // committed, so the mail leaves right after the response. It never blocks.
 func (s *Service) mailWasQueued() {
@@ -235,41 +408,52 @@ func (s *Service) mailWasQueued() {
 	}
 }
 
-// deliver prepares, sends and records one claimed message. It returns an
-// error only when the store failed.
-func (s *Service) deliver(ctx context.Context, mailer Mailer, m *OutboxMessage) error {
-	p, err := s.prepareMail(ctx, m)
-	if err != nil {
-		return err
+// recordAttempts records the outcomes of os in one transaction and
+// returns how many it recorded. If that transaction fails, each outcome is
+// recorded in its own, so that one message the store refuses does not
+// hold up the others.
+func (s *Service) recordAttempts(ctx context.Context, os []*mailOutcome) (int, error) {
+	now := s.now()
+	as := make([]*MailAttempt, len(os))
+	for i, o := range os {
+		as[i] = s.attempt(o, now)
 	}
-	if p.drop != "" {
-		s.log.Info("mail dropped", "id", m.ID, "kind", m.Kind, "reason", p.drop)
-		s.cfg.Observer.MailDelivered(m.Kind, MailDropped)
+	err := s.store.Update(ctx, func(tx Tx) error {
+		for i, o := range os {
+			if err := recordAttempt(ctx, tx, o.p, as[i]); err != nil {
+				return err
+			}
+		}
 		return nil
-	}
-
-	var (
-		accepted  bool
-		recordErr error
-	)
-	sendErr := mailer.Send(ctx, p.mail, func() error {
-		accepted = true
-		recordErr = s.recordAttempt(ctx, m, p, nil)
-		return recordErr
 	})
-	if !accepted {
-		recordErr = s.recordAttempt(ctx, m, p, sendErr)
+	if err == nil {
+		for i, o := range os {
+			s.attemptRecorded(o.p.msg, as[i])
+		}
+		return len(os), nil
 	}
-	return recordErr
+	if len(os) == 1 {
+		return 0, fmt.Errorf("outbox message %d: %w", os[0].p.msg.ID, storeErr(err))
+	}
+	var (
+		n    int
+		errs []error
+	)
+	for _, o := range os {
+		k, err := s.recordAttempts(ctx, []*mailOutcome{o})
+		n += k
+		errs = append(errs, err)
+	}
+	return n, errors.Join(errs...)
 }
 
-// recordAttempt records the outcome of one send of m: sent when sendErr is
-// nil, else failed or, past the retry window, given up.
-func (s *Service) recordAttempt(ctx context.Context, m *OutboxMessage, p *preparedMail, sendErr error) error {
-	now := s.now()
+// attempt is the attempt to record for o at now: sent when the server
+// accepted the mail, else failed or, past the retry window, given up.
+func (s *Service) attempt(o *mailOutcome, now time.Time) *MailAttempt {
+	m := o.p.msg
 	a := &MailAttempt{MessageID: m.ID, At: now, Outcome: MailSent}
-	if sendErr != nil {
-		a.Error = truncate(sendErr.Error(), maxAttemptError)
+	if o.err != nil {
+		a.Error = truncate(o.err.Error(), maxAttemptError)
 		if now.Sub(m.CreatedAt) < s.cfg.MailRetryFor {
 			a.Outcome, a.NextAt = MailFailed, now.Add(s.retryDelay(m.Attempts))
 		} else {
@@ -279,20 +463,25 @@ func (s *Service) recordAttempt(ctx context.Context, m *OutboxMessage, p *prepar
 	if a.Outcome != MailFailed {
 		a.AddrDigest = Digest(m.To)
 	}
-	err := s.store.Update(ctx, func(tx Tx) error {
-		if err := tx.RecordMailAttempt(ctx, a); err != nil {
-			return fmt.Errorf("record mail attempt: %w", err)
-		}
-		action := map[MailKind]string{MailReset: AuditResetMailed, MailInvite: AuditInviteMailed}[m.Kind]
-		if a.Outcome != MailSent || action == "" {
-			return nil
-		}
-		return tx.AppendAudit(ctx, &AuditEvent{At: now, Action: action, EmailDigest: Digest(p.mail.To),
-			UserID: p.userID, IP: m.Meta.IP, UserAgent: m.Meta.UserAgent, Detail: fmt.Sprintf("outbox message %d", m.ID)})
-	})
-	if err != nil {
-		return storeErr(err)
+	return a
+}
+
+// recordAttempt writes attempt a of the prepared message p, and the audit
+// of a reset mail sent.
+func recordAttempt(ctx context.Context, tx Tx, p *preparedMail, a *MailAttempt) error {
+	if err := tx.RecordMailAttempt(ctx, a); err != nil {
+		return fmt.Errorf("record mail attempt: %w", err)
 	}
+	m := p.msg
+	if a.Outcome != MailSent || m.Kind != MailReset {
+		return nil
+	}
+	return tx.AppendAudit(ctx, &AuditEvent{At: a.At, Action: AuditResetMailed, EmailDigest: Digest(p.mail.To),
+		UserID: p.userID, IP: m.Meta.IP, UserAgent: m.Meta.UserAgent, Detail: fmt.Sprintf("outbox message %d", m.ID)})
+}
+
+// attemptRecorded reports a committed attempt a of m.
+func (s *Service) attemptRecorded(m *OutboxMessage, a *MailAttempt) {
 	s.cfg.Observer.MailDelivered(m.Kind, a.Outcome)
 	attempt := m.Attempts + 1
 	switch a.Outcome {
@@ -303,79 +492,74 @@ func (s *Service) recordAttempt(ctx context.Context, m *OutboxMessage, p *prepar
 	case MailGaveUp:
 		s.log.Error("mail gave up", "id", m.ID, "kind", m.Kind, "attempt", attempt, "err", a.Error)
 	}
-	return nil
 }
 
-// preparedMail is a message ready to send, or the reason it is dropped.
+// preparedMail is a claimed message ready to send, the reason it is
+// dropped, or the error that kept it from either.
 type preparedMail struct {
+	msg    *OutboxMessage
 	mail   Mail
 	userID int64
 	drop   string // why nothing is sent; the drop is already recorded
+	err    error  // the store failed: the message lapses and is tried again
 }
 
-// prepareMail resolves the message's account and, for a reset, applies the
-// per-address limit and mints the token, in one transaction. A message with
-// nothing to send is recorded as MailDropped in that transaction.
-func (s *Service) prepareMail(ctx context.Context, m *OutboxMessage) (*preparedMail, error) {
-	var token, cancel string
-	if m.Kind == MailReset || m.Kind == MailInvite {
-		var err error
-		if token, err = newResetToken(s.Rand); err != nil {
-			return nil, err
+// prepareMails prepares msgs (see prepareMail) in one transaction. If that
+// transaction fails, each message is prepared in its own, so that one
+// message the store refuses does not hold up the others; those that still
+// fail carry their error.
+func (s *Service) prepareMails(ctx context.Context, msgs []*OutboxMessage) []*preparedMail {
+	ps, err := s.prepareBatch(ctx, msgs)
+	if err == nil {
+		return ps
+	}
+	if len(msgs) == 1 {
+		return []*preparedMail{{msg: msgs[0], err: err}}
+	}
+	s.log.Warn("prepare outbox messages together; now one by one", "messages", len(msgs), "err", err)
+	ps = make([]*preparedMail, len(msgs))
+	for i, m := range msgs {
+		one, err := s.prepareBatch(ctx, msgs[i:i+1])
+		if err != nil {
+			ps[i] = &preparedMail{msg: m, err: err}
+		} else {
+			ps[i] = one[0]
 		}
 	}
-	if m.Kind == MailReset {
-		var err error
-		if cancel, err = newResetToken(s.Rand); err != nil {
-			return nil, err
+	return ps
+}
+
+// prepareBatch prepares msgs in one transaction: for each, it resolves the
+// account and, for a reset, applies the per-address limit and mints the
+// token. A message with nothing to send is recorded as MailDropped in that
+// transaction.
+func (s *Service) prepareBatch(ctx context.Context, msgs []*OutboxMessage) ([]*preparedMail, error) {
+	ps := make([]*preparedMail, len(msgs))
+	tokens := make([][2]string, len(msgs))
+	for i, m := range msgs {
+		ps[i] = &preparedMail{msg: m}
+		if m.Kind != MailReset {
+			continue
+		}
+		for j := range tokens[i] {
+			t, err := newResetToken(s.Rand)
+			if err != nil {
+				return nil, err
+			}
+			tokens[i][j] = t
 		}
 	}
 	now := s.now()
-	var (
-		p   *preparedMail
-		key []byte
-	)
+	var key []byte
 	err := s.store.Update(ctx, func(tx Tx) error {
-		p = &preparedMail{mail: Mail{Kind: m.Kind, To: m.To, At: m.CreatedAt, Meta: m.Meta}}
-		u, err := s.mailRecipient(ctx, tx, m)
-		if err != nil {
-			return err
-		}
-		switch {
-		case u == nil && m.Kind == MailInvite:
-			p.drop = "no account awaiting confirmation"
-		case u == nil:
-			p.drop = "no active account"
-		case m.Kind == MailReset && m.Attempts == 0:
-			over, err := s.overResetMailLimit(ctx, tx, u.Email, now)
+		for i, p := range ps {
+			k, err := s.prepareMail(ctx, tx, p, tokens[i][0], tokens[i][1], now)
 			if err != nil {
 				return err
 			}
-			if over {
-				p.drop = "reset mail limit of the address reached"
+			if k != nil {
+				key = k
 			}
-		}
-		if p.drop != "" {
-			return tx.RecordMailAttempt(ctx, &MailAttempt{MessageID: m.ID, At: now, Outcome: MailDropped, Error: p.drop,
-				AddrDigest: Digest(m.To)})
-		}
-		p.userID, p.mail.To, p.mail.FirstName = u.ID, u.Email, u.FirstName
-		if key, err = s.messageIDKey(ctx, tx); err != nil {
-			return err
-		}
-		p.mail.MessageID = messageID(key, m.ID)
-		switch m.Kind {
-		case MailReset:
-			if err := s.issueResetToken(ctx, tx, token, cancel, u.ID, now); err != nil {
-				return err
-			}
-			p.mail.Token, p.mail.CancelToken = token, cancel
-			p.mail.TokenTTL = s.cfg.ResetTTL
-		case MailInvite:
-			if err := issueInvitation(ctx, tx, token, u.ID, now); err != nil {
-				return err
-			}
-			p.mail.Token, p.mail.TokenTTL, p.mail.OrgName = token, InvitationTTL, u.Org.Name
 		}
 		return nil
 	})
@@ -385,7 +569,50 @@ func (s *Service) prepareMail(ctx context.Context, m *OutboxMessage) (*preparedM
 	if key != nil {
 		s.mailIDKey.Store(&key) // committed: every process uses this one
 	}
-	return p, nil
+	return ps, nil
+}
+
+// prepareMail fills p in tx: it resolves its message's account and, for a
+// reset, applies the per-address limit and mints the token (token, with
+// its cancel token cancel). A message with nothing to send is recorded as
+// MailDropped. It returns the Message-ID key it read.
+func (s *Service) prepareMail(ctx context.Context, tx Tx, p *preparedMail, token, cancel string, now time.Time) ([]byte, error) {
+	m := p.msg
+	p.mail, p.drop = Mail{Kind: m.Kind, To: m.To, At: m.CreatedAt, Meta: m.Meta}, ""
+	u, err := s.mailRecipient(ctx, tx, m)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case u == nil:
+		p.drop = "no active account"
+	case m.Kind == MailReset && m.Attempts == 0:
+		over, err := s.overResetMailLimit(ctx, tx, u.Email, now)
+		if err != nil {
+			return nil, err
+		}
+		if over {
+			p.drop = "reset mail limit of the address reached"
+		}
+	}
+	if p.drop != "" {
+		return nil, tx.RecordMailAttempt(ctx, &MailAttempt{MessageID: m.ID, At: now, Outcome: MailDropped, Error: p.drop,
+			AddrDigest: Digest(m.To)})
+	}
+	p.userID, p.mail.To, p.mail.FirstName = u.ID, u.Email, u.FirstName
+	key, err := s.messageIDKey(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	p.mail.MessageID = messageID(key, m.ID)
+	if m.Kind == MailReset {
+		if err := s.issueResetToken(ctx, tx, token, cancel, u.ID, now); err != nil {
+			return nil, err
+		}
+		p.mail.Token, p.mail.CancelToken = token, cancel
+		p.mail.TokenTTL = s.cfg.ResetTTL
+	}
+	return key, nil
 }
 
 // messageIDKey returns the key of messageID: the one cached once a

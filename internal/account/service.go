@@ -74,6 +74,10 @@ type Config struct {
 	// (default OutboxLease): a message whose worker died mid-send is
 	// delivered again once its lease lapses.
 	MailLease time.Duration
+	// MailSenders is how many mails the outbox worker sends at once
+	// (default DefaultMailSenders), each sender over an SMTP connection
+	// of its own that it keeps for the next mail.
+	MailSenders int
 	// Observer is told what happens, for metrics; nil means nobody.
 	Observer Observer
 }
@@ -111,6 +115,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.MailLease <= 0 {
 		c.MailLease = OutboxLease
+	}
+	if c.MailSenders <= 0 {
+		c.MailSenders = DefaultMailSenders
 	}
 	if c.Observer == nil {
 		c.Observer = nopObserver{}
