@@ -75,14 +75,11 @@ func main() {
 		}
 		return
 	}
-	if len(os.Args) > 1 && os.Args[1] == "pgbench" {
-		if err := runPgbench(ctx, os.Args[2:], os.Stdout, os.Stderr); err != nil && !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "cruxbench pgbench:", err)
-			os.Exit(1)
-		}
-		return
+	runner := run
+	if len(os.Args) > 1 && os.Args[1] == "mail" {
+		runner, os.Args = runMail, os.Args[1:] // mail.go
 	}
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	if err := runner(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return
 		}

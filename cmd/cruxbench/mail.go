@@ -1,0 +1,489 @@
+package main
+
+// cruxbench mail: how fast cruxd's outbox delivers into a local Mailpit,
+// next to a bare go-mail client with as many connections into the same
+// Mailpit, in alternating rounds; and Reset Password's latency at a fixed
+// rate while the mails of those requests flow.
+//
+//	go run ./cmd/cruxbench mail [-conns 4] [-duration 60s] [-rounds 2]
+//	                            [-db postgres://…] [-procs 1] [-rate 1000] …
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	mrand "math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+	gomail "github.com/wneessen/go-mail"
+
+	"github.com/cruxd/cruxd/internal/account"
+)
+
+// mailOptions are the flags of cruxbench mail.
+type mailOptions struct {
+	Conns         int
+	Procs         int
+	Duration      time.Duration
+	Warmup        time.Duration
+	Rounds        int
+	Users         int
+	Backlog       int
+	DB            string
+	Cruxd         string
+	Mailpit       string
+	Rate          int
+	FixedDuration time.Duration
+	Out           string
+	Keep          bool
+}
+
+func parseMailOptions(args []string, stderr io.Writer) (*mailOptions, error) {
+	o := &mailOptions{}
+	fs := flag.NewFlagSet("cruxbench mail", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.IntVar(&o.Conns, "conns", account.DefaultMailSenders, "SMTP connections of the bare client, and of cruxd (--smtp-connections, split among -procs)")
+	fs.IntVar(&o.Procs, "procs", 1, "cruxd processes sharing the database (PostgreSQL only when > 1)")
+	fs.DurationVar(&o.Duration, "duration", 60*time.Second, "length of each measured delivery window")
+	fs.DurationVar(&o.Warmup, "warmup", 3*time.Second, "time before each window that is not counted")
+	fs.IntVar(&o.Rounds, "rounds", 2, "alternating rounds, each bare then cruxd")
+	fs.IntVar(&o.Users, "users", 10_000, "users loaded into the database")
+	fs.IntVar(&o.Backlog, "backlog", 0, "reset mails queued before each cruxd round (0: 4,000 a second of -duration and -warmup)")
+	fs.StringVar(&o.DB, "db", "", "PostgreSQL server DSN (postgres://…) to create a temporary database on; empty: a temporary SQLite file")
+	fs.StringVar(&o.Cruxd, "cruxd", "", "cruxd binary to run; empty: build ./cmd/cruxd into a temporary directory")
+	fs.StringVar(&o.Mailpit, "mailpit", "mailpit", "mailpit binary")
+	fs.IntVar(&o.Rate, "rate", 1000, "fixed rate (req/s) of Reset Password while its mails flow (0: skip)")
+	fs.DurationVar(&o.FixedDuration, "fixed-duration", 30*time.Second, "length of the fixed-rate attack")
+	fs.StringVar(&o.Out, "out", "", "also write the markdown report to this file")
+	fs.BoolVar(&o.Keep, "keep", false, "keep the temporary directory (database, logs)")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	switch {
+	case o.Conns < 1 || o.Procs < 1 || o.Conns%o.Procs != 0:
+		return nil, errors.New("-conns must be a positive multiple of -procs")
+	case o.Procs > 1 && o.DB == "":
+		return nil, errors.New("-procs > 1 needs -db: SQLite has one writer, in one process")
+	case o.Rounds < 1 || o.Duration <= 0 || o.Users < 100:
+		return nil, errors.New("-rounds, -duration must be positive, -users at least 100")
+	}
+	if o.Backlog <= 0 {
+		o.Backlog = int(4000 * (o.Duration + o.Warmup).Seconds())
+	}
+	return o, nil
+}
+
+// mailRound is one measured delivery window.
+type mailRound struct {
+	rate float64 // mails/s accepted by Mailpit
+	load string  // load average when the window ended
+	left int     // cruxd: outbox messages still pending at the end
+}
+
+type mailBench struct {
+	o       *mailOptions
+	dir     string
+	cruxd   string
+	smtp    string // Mailpit's host:port
+	mailpit *exec.Cmd
+	db      *database
+	users   int
+	procs   []*process
+	metrics []string // the processes' /metrics URLs
+}
+
+func runMail(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o, err := parseMailOptions(args, stderr)
+	if err != nil {
+		return err
+	}
+	b := &mailBench{o: o}
+	if b.dir, err = os.MkdirTemp("", "cruxbench-mail-"); err != nil {
+		return err
+	}
+	if !o.Keep {
+		defer os.RemoveAll(b.dir)
+	} else {
+		logf("keeping %s", b.dir)
+	}
+	if b.cruxd = o.Cruxd; b.cruxd == "" {
+		logf("building cruxd")
+		if b.cruxd, err = buildCruxd(b.dir); err != nil {
+			return err
+		}
+	}
+	if err := b.startMailpit(); err != nil {
+		return err
+	}
+	defer b.stopMailpit()
+	if o.DB != "" {
+		b.db, err = createPostgresDatabase(ctx, o.DB)
+		if err != nil {
+			return err
+		}
+		defer b.db.drop()
+	} else {
+		b.db = &database{dsn: filepath.Join(b.dir, "cruxd.db")}
+	}
+	st, err := b.db.open(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = loadUsers(ctx, st, o.Users, 10_000)
+	if cerr := st.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	b.users = o.Users
+	defer b.stopCruxd()
+
+	var bare, crux []mailRound
+	for i := range o.Rounds {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		r, err := b.bareRound(ctx)
+		if err != nil {
+			return fmt.Errorf("bare round %d: %w", i+1, err)
+		}
+		logf("round %d: bare go-mail %.0f mails/s (load %s)", i+1, r.rate, r.load)
+		bare = append(bare, r)
+		if r, err = b.cruxdRound(ctx); err != nil {
+			return fmt.Errorf("cruxd round %d: %w", i+1, err)
+		}
+		logf("round %d: cruxd outbox %.0f mails/s, %d left pending (load %s)", i+1, r.rate, r.left, r.load)
+		crux = append(crux, r)
+	}
+	var fixed *stats
+	var fixedMail mailRound
+	if o.Rate > 0 && ctx.Err() == nil {
+		if fixed, fixedMail, err = b.fixedRound(ctx); err != nil {
+			return fmt.Errorf("fixed-rate round: %w", err)
+		}
+	}
+	rep := b.mailReport(bare, crux, fixed, fixedMail)
+	fmt.Fprint(stdout, rep)
+	if o.Out != "" {
+		return os.WriteFile(o.Out, []byte(rep), 0o644)
+	}
+	return nil
+}
+
+// startMailpit starts a private Mailpit on free loopback ports and waits
+// until it answers SMTP.
+func (b *mailBench) startMailpit() error {
+	b.smtp = freeAddr()
+	cmd := exec.Command(b.o.Mailpit, "--smtp", b.smtp, "--listen", freeAddr(),
+		"--database", filepath.Join(b.dir, "mailpit.db"), "--disable-version-check")
+	logFile, err := os.Create(filepath.Join(b.dir, "mailpit.log"))
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start mailpit (-mailpit): %w", err)
+	}
+	b.mailpit = cmd
+	for end := time.Now().Add(30 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		if c, err := net.DialTimeout("tcp", b.smtp, time.Second); err == nil {
+			c.Close()
+			logf("mailpit pid %d on smtp://%s", cmd.Process.Pid, b.smtp)
+			return nil
+		}
+	}
+	b.stopMailpit()
+	return errors.New("mailpit did not listen within 30s")
+}
+
+func (b *mailBench) stopMailpit() {
+	if b.mailpit != nil && b.mailpit.Process != nil {
+		b.mailpit.Process.Kill()
+		b.mailpit.Wait()
+		b.mailpit = nil
+	}
+}
+
+// bareMsg is a mail of the size and shape of cruxd's reset mail (headers,
+// a text part and an HTML alternative), built the way a go-mail client
+// builds one.
+func bareMsg(i int) (*gomail.Msg, error) {
+	m := gomail.NewMsg()
+	if err := m.From("cruxd <no-reply@bench.cruxd.test>"); err != nil {
+		return nil, err
+	}
+	if err := m.AddToFormat("Bench", userEmail(i)); err != nil {
+		return nil, err
+	}
+	m.Subject("Reset your cruxd password")
+	m.SetMessageID()
+	m.SetDate()
+	m.SetGenHeader(gomail.Header("Auto-Submitted"), "auto-generated")
+	m.SetGenHeader(gomail.HeaderXAutoResponseSuppress, "All")
+	m.SetBodyString(gomail.TypeTextPlain, bareText)
+	m.AddAlternativeString(gomail.TypeTextHTML, bareHTML)
+	return m, nil
+}
+
+var (
+	bareText = strings.Repeat("Someone asked to reset the password of this account. ", 18)
+	bareHTML = "<!doctype html><html><body><p>" + strings.Repeat("Someone asked to reset the password of this account. ", 40) + "</p></body></html>"
+)
+
+// bareRound sends as fast as -conns go-mail clients can, each over one
+// connection kept open, and counts the mails accepted within the window.
+func (b *mailBench) bareRound(ctx context.Context) (mailRound, error) {
+	host, port, _ := net.SplitHostPort(b.smtp)
+	p, _ := strconv.Atoi(port)
+	start := time.Now().Add(b.o.Warmup)
+	end := start.Add(b.o.Duration)
+	var n atomic.Int64
+	var next atomic.Int64
+	errs := make(chan error, b.o.Conns)
+	var wg sync.WaitGroup
+	for range b.o.Conns {
+		wg.Go(func() {
+			c, err := gomail.NewClient(host, gomail.WithPort(p), gomail.WithTLSPolicy(gomail.TLSOpportunistic),
+				gomail.WithTimeout(10*time.Second))
+			if err == nil {
+				err = c.DialWithContext(ctx)
+			}
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close()
+			for now := time.Now(); now.Before(end) && ctx.Err() == nil; now = time.Now() {
+				m, err := bareMsg(int(next.Add(1)) % b.users)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if err := c.Send(m); err != nil {
+					errs <- err
+					return
+				}
+				if t := time.Now(); t.After(start) && t.Before(end) {
+					n.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return mailRound{}, err
+	}
+	return mailRound{rate: float64(n.Load()) / b.o.Duration.Seconds(), load: loadAverage()}, nil
+}
+
+// enqueue queues n reset mails to random loaded users, as Reset Password
+// does in production.
+func (b *mailBench) enqueue(ctx context.Context, n int) error {
+	st, err := b.db.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	now := time.Now().UTC()
+	for lo := 0; lo < n; lo += 10_000 {
+		err := st.Update(ctx, func(tx account.Tx) error {
+			for range min(10_000, n-lo) {
+				m := &account.OutboxMessage{Kind: account.MailReset, To: userEmail(mrand.IntN(b.users)),
+					Meta: account.Meta{IP: "127.0.0.1", UserAgent: "cruxbench"}, CreatedAt: now}
+				if err := tx.EnqueueMail(ctx, m); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("enqueue mail: %w", err)
+		}
+	}
+	return nil
+}
+
+// startCruxd starts -procs production cruxd processes on the database,
+// mailing into Mailpit with the abuse limits off.
+func (b *mailBench) startCruxd() error {
+	for i := range b.o.Procs {
+		maddr := freeAddr()
+		args := []string{"serve", "--db", b.db.dsn, "--addr", "127.0.0.1:0", "--mode", "production",
+			"--public-url", "http://127.0.0.1:8080", "--smtp-url", "smtp://" + b.smtp,
+			"--mail-from", "cruxd <no-reply@bench.cruxd.test>",
+			"--smtp-connections", strconv.Itoa(b.o.Conns / b.o.Procs), "--metrics-addr", maddr,
+			"--limit-reset-mails", "0", "--limit-reset-calls", "0"}
+		p, err := startProcess(b.cruxd, args, nil, filepath.Join(b.dir, fmt.Sprintf("cruxd%d.log", i)))
+		if err != nil {
+			return err
+		}
+		b.procs = append(b.procs, p)
+		b.metrics = append(b.metrics, "http://"+maddr+"/metrics")
+	}
+	return nil
+}
+
+func (b *mailBench) stopCruxd() {
+	for _, p := range b.procs {
+		p.stop()
+	}
+	b.procs, b.metrics = nil, nil
+}
+
+// scrape sums the mails sent (any kind) over the processes' /metrics and
+// reads the pending count.
+func (b *mailBench) scrape() (sent float64, pending int, err error) {
+	for _, u := range b.metrics {
+		resp, err := http.Get(u)
+		if err != nil {
+			return 0, 0, err
+		}
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			line := sc.Text()
+			f := strings.Fields(line)
+			if len(f) != 2 {
+				continue
+			}
+			v, _ := strconv.ParseFloat(f[1], 64)
+			switch {
+			case strings.HasPrefix(line, "cruxd_mails_total{") && strings.Contains(line, `outcome="sent"`):
+				sent += v
+			case f[0] == "cruxd_mails_pending":
+				pending = int(v)
+			}
+		}
+		resp.Body.Close()
+	}
+	return sent, pending, nil
+}
+
+// cruxdRound queues a backlog, starts cruxd and counts the mails its
+// outbox sends within the window.
+func (b *mailBench) cruxdRound(ctx context.Context) (mailRound, error) {
+	if err := b.enqueue(ctx, b.o.Backlog); err != nil {
+		return mailRound{}, err
+	}
+	if err := b.startCruxd(); err != nil {
+		return mailRound{}, err
+	}
+	defer b.stopCruxd()
+	sleep(ctx, b.o.Warmup)
+	s0, _, err := b.scrape()
+	if err != nil {
+		return mailRound{}, err
+	}
+	t0 := time.Now()
+	sleep(ctx, b.o.Duration)
+	s1, pending, err := b.scrape()
+	if err != nil {
+		return mailRound{}, err
+	}
+	r := mailRound{rate: (s1 - s0) / time.Since(t0).Seconds(), load: loadAverage(), left: pending}
+	if pending == 0 {
+		logf("warning: the backlog ran out within the window: raise -backlog")
+	}
+	return r, nil
+}
+
+// fixedRound drives Reset Password at -rate on a cruxd whose outbox is
+// empty at the start: every request queues a mail that flows meanwhile.
+func (b *mailBench) fixedRound(ctx context.Context) (*stats, mailRound, error) {
+	// Whatever the earlier rounds left is delivered first, uncounted.
+	if err := b.startCruxd(); err != nil {
+		return nil, mailRound{}, err
+	}
+	defer b.stopCruxd()
+	for end := time.Now().Add(10 * time.Minute); ; sleep(ctx, time.Second) {
+		_, pending, err := b.scrape()
+		if err != nil {
+			return nil, mailRound{}, err
+		}
+		if pending == 0 || ctx.Err() != nil {
+			break
+		}
+		if time.Now().After(end) {
+			return nil, mailRound{}, fmt.Errorf("outbox not drained within 10 minutes: %d pending", pending)
+		}
+	}
+	s0, _, err := b.scrape()
+	if err != nil {
+		return nil, mailRound{}, err
+	}
+	t0 := time.Now()
+	base := b.procs[0].url
+	st := runAttack(attackSpec{
+		name: "reset-with-mail", rate: b.o.Rate, workers: 256, duration: b.o.FixedDuration, timeout: 10 * time.Second,
+		targeter: func(t *vegeta.Target) error {
+			*t = jsonTarget("POST", base+pathReset, map[string]string{"email": userEmail(mrand.IntN(b.users))})
+			return nil
+		},
+	}, b.procs[0].pid())
+	s1, pending, err := b.scrape()
+	if err != nil {
+		return nil, mailRound{}, err
+	}
+	m := mailRound{rate: (s1 - s0) / time.Since(t0).Seconds(), load: loadAverage(), left: pending}
+	logf("Reset Password at %d req/s: %.0f req/s ok, p99 %s; mail %.0f/s, %d pending at the end (load %s)",
+		b.o.Rate, st.throughput(), ms(st.quantile(0.99)), m.rate, m.left, m.load)
+	return st, m, nil
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+func (b *mailBench) mailReport(bare, crux []mailRound, fixed *stats, fm mailRound) string {
+	var w strings.Builder
+	store := "SQLite"
+	if b.db.postgres {
+		store = "PostgreSQL"
+	}
+	fmt.Fprintf(&w, "## Mail: cruxd's outbox next to a bare go-mail client\n\n")
+	fmt.Fprintf(&w, "Machine: %s\n\n", machine(b.dir))
+	fmt.Fprintf(&w, "Store %s, %d cruxd process(es), %d SMTP connections in all, one Mailpit on loopback; "+
+		"%v windows after %v of warm-up, bare and cruxd alternating.\n\n", store, b.o.Procs, b.o.Conns, b.o.Duration, b.o.Warmup)
+	fmt.Fprintf(&w, "| round | bare go-mail (mails/s) | load | cruxd outbox (mails/s) | load | still pending | ratio |\n")
+	fmt.Fprintf(&w, "|---|---|---|---|---|---|---|\n")
+	var ratios []float64
+	for i := range bare {
+		ratio := crux[i].rate / bare[i].rate
+		ratios = append(ratios, ratio)
+		fmt.Fprintf(&w, "| %d | %.0f | %s | %.0f | %s | %d | %.2f× |\n", i+1, bare[i].rate, bare[i].load,
+			crux[i].rate, crux[i].load, crux[i].left, ratio)
+	}
+	slices.Sort(ratios)
+	fmt.Fprintf(&w, "\nRatio cruxd/bare: median %.2f×, range %.2f–%.2f×.\n", ratios[len(ratios)/2], ratios[0], ratios[len(ratios)-1])
+	if fixed != nil {
+		fmt.Fprintf(&w, "\nReset Password at a fixed %d req/s for %v while its mails flow: %.0f req/s answered 2xx, "+
+			"p50 %s, p99 %s, max %s; errors: %s. Mail delivered meanwhile: %.0f/s, %d pending at the end (load %s).\n",
+			b.o.Rate, b.o.FixedDuration, fixed.throughput(), ms(fixed.quantile(0.5)), ms(fixed.quantile(0.99)),
+			ms(fixed.max()), fixed.errorSummary(), fm.rate, fm.left, fm.load)
+	}
+	return w.String()
+}
