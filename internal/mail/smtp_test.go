@@ -3,6 +3,7 @@ package mail_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -290,5 +291,56 @@ func TestLinksFromPublicURLOnly(t *testing.T) {
 	d := mp.Message(t, mp.WaitMessage(t, "roy@example.com", 1, 30*time.Second)[0].ID)
 	if !strings.Contains(d.Text, "https://example.com/accounts/reset-password/#token="+token) {
 		t.Errorf("link:\n%s", d.Text)
+	}
+}
+
+// TestSessionReused: mails sent one after another share one connection,
+// up to SessionMails of them; each is accepted once and arrives once.
+func TestSessionReused(t *testing.T) {
+	mp := testenv.StartMailpit(t)
+	r := testenv.NewRelay(t, mp.SMTPAddr())
+	s := newSMTP(t, "smtp://"+r.Addr())
+	defer s.Close()
+	n := mail.SessionMails + 2
+	for i := range n {
+		calls := 0
+		err := s.Send(context.Background(), account.Mail{Kind: account.MailPasswordChanged, To: fmt.Sprintf("u%d@example.com", i), At: at},
+			func() error { calls++; return nil })
+		if err != nil || calls != 1 {
+			t.Fatalf("send %d: %v, accepted called %d times", i, err, calls)
+		}
+	}
+	if got := r.Dialled(); got != 2 {
+		t.Errorf("%d mails took %d connections, want 2 (%d a connection)", n, got, mail.SessionMails)
+	}
+	mp.WaitMessage(t, fmt.Sprintf("u%d@example.com", n-1), 1, 30*time.Second)
+	if got := len(mp.Messages(t)); got != n {
+		t.Errorf("Mailpit received %d mails, want %d", got, n)
+	}
+}
+
+// TestSessionDroppedIdle: when the server dropped the idle connection, the
+// next mail goes over a new one, without an error and only once.
+func TestSessionDroppedIdle(t *testing.T) {
+	mp := testenv.StartMailpit(t)
+	r := testenv.NewRelay(t, mp.SMTPAddr())
+	s := newSMTP(t, "smtp://"+r.Addr())
+	defer s.Close()
+	send(t, s, account.Mail{Kind: account.MailPasswordChanged, To: "first@example.com", At: at})
+	r.Cut()
+	send(t, s, account.Mail{Kind: account.MailPasswordChanged, To: "second@example.com", At: at})
+	mp.WaitMessage(t, "second@example.com", 1, 30*time.Second)
+	if got, d := len(mp.Messages(t)), r.Dialled(); got != 2 || d != 2 {
+		t.Errorf("Mailpit received %d mails over %d connections, want 2 over 2", got, d)
+	}
+
+	// A server gone for good fails the mail, and accepted is not called.
+	mp.Stop(t)
+	err := s.Send(context.Background(), account.Mail{Kind: account.MailPasswordChanged, To: "third@example.com", At: at}, func() error {
+		t.Error("accepted called for a mail no server took")
+		return nil
+	})
+	if err == nil {
+		t.Error("Send with the server down succeeded")
 	}
 }

@@ -1,0 +1,4 @@
+package mail
+
+// SessionMails is sessionMails, for the tests.
+const SessionMails = sessionMails
