@@ -11,6 +11,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -32,6 +33,7 @@ import (
 	gomail "github.com/wneessen/go-mail"
 
 	"github.com/cruxd/cruxd/internal/account"
+	"github.com/cruxd/cruxd/internal/mail"
 )
 
 // mailOptions are the flags of cruxbench mail.
@@ -50,6 +52,7 @@ type mailOptions struct {
 	FixedDuration time.Duration
 	Out           string
 	Keep          bool
+	PprofDir      string
 }
 
 func parseMailOptions(args []string, stderr io.Writer) (*mailOptions, error) {
@@ -61,7 +64,7 @@ func parseMailOptions(args []string, stderr io.Writer) (*mailOptions, error) {
 	fs.DurationVar(&o.Duration, "duration", 60*time.Second, "length of each measured delivery window")
 	fs.DurationVar(&o.Warmup, "warmup", 3*time.Second, "time before each window that is not counted")
 	fs.IntVar(&o.Rounds, "rounds", 2, "alternating rounds, each bare then cruxd")
-	fs.IntVar(&o.Users, "users", 10_000, "users loaded into the database")
+	fs.IntVar(&o.Users, "users", 100_000, "users loaded into the database")
 	fs.IntVar(&o.Backlog, "backlog", 0, "reset mails queued before each cruxd round (0: 4,000 a second of -duration and -warmup)")
 	fs.StringVar(&o.DB, "db", "", "PostgreSQL server DSN (postgres://…) to create a temporary database on; empty: a temporary SQLite file")
 	fs.StringVar(&o.Cruxd, "cruxd", "", "cruxd binary to run; empty: build ./cmd/cruxd into a temporary directory")
@@ -70,6 +73,7 @@ func parseMailOptions(args []string, stderr io.Writer) (*mailOptions, error) {
 	fs.DurationVar(&o.FixedDuration, "fixed-duration", 30*time.Second, "length of the fixed-rate attack")
 	fs.StringVar(&o.Out, "out", "", "also write the markdown report to this file")
 	fs.BoolVar(&o.Keep, "keep", false, "keep the temporary directory (database, logs)")
+	fs.StringVar(&o.PprofDir, "pprof-dir", "", "if set, save a CPU profile of the first cruxd process over each window here")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -95,6 +99,52 @@ type mailRound struct {
 	rate float64 // mails/s accepted by Mailpit
 	load string  // load average when the window ended
 	left int     // cruxd: outbox messages still pending at the end
+	size int     // bytes of the last mail Mailpit received
+	cpu  float64 // ms of CPU per mail of the sender: cruxbench's own (bare) or the cruxd processes'
+	mpit float64 // ms of CPU per mail of Mailpit
+}
+
+// cpuMeter reads the CPU time of processes over a window.
+type cpuMeter struct {
+	pids   []int
+	before []procUsage
+}
+
+func meterCPU(pids ...int) *cpuMeter {
+	m := &cpuMeter{pids: pids}
+	for _, p := range pids {
+		m.before = append(m.before, readUsage(p))
+	}
+	return m
+}
+
+// perMail returns the CPU time the processes used since meterCPU, in ms
+// per mail of n.
+func (m *cpuMeter) perMail(n float64) float64 {
+	var d time.Duration
+	for i, p := range m.pids {
+		u := readUsage(p).sub(m.before[i])
+		d += u.user + u.sys
+	}
+	if n <= 0 {
+		return 0
+	}
+	return float64(d) / 1e6 / n
+}
+
+// lastSize returns the size of the last mail Mailpit received, as Mailpit
+// counts it (0 if it cannot tell).
+func (b *mailBench) lastSize() int {
+	resp, err := http.Get("http://" + b.mpHTTP + "/api/v1/messages?limit=1")
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	var page struct{ Messages []struct{ Size int } }
+	if json.NewDecoder(resp.Body).Decode(&page) != nil || len(page.Messages) == 0 {
+		return 0
+	}
+	return page.Messages[0].Size
 }
 
 type mailBench struct {
@@ -102,11 +152,39 @@ type mailBench struct {
 	dir     string
 	cruxd   string
 	smtp    string // Mailpit's host:port
+	mpHTTP  string // Mailpit's API host:port
 	mailpit *exec.Cmd
 	db      *database
 	users   int
 	procs   []*process
 	metrics []string // the processes' /metrics URLs
+	pprof   string   // the first process's --pprof-addr, with -pprof-dir
+	windows int      // windows profiled so far
+}
+
+// profile saves a CPU profile of the first cruxd process over the next d,
+// with -pprof-dir; wait waits for it.
+func (b *mailBench) profile(d time.Duration) (wait func()) {
+	if b.pprof == "" {
+		return func() {}
+	}
+	b.windows++
+	file := filepath.Join(b.o.PprofDir, fmt.Sprintf("mail-cruxd-%d.pprof", b.windows))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", b.pprof, int(d.Seconds())))
+		if err != nil {
+			logf("pprof: %v", err)
+			return
+		}
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(resp.Body)
+		if err := os.WriteFile(file, data, 0o644); err != nil {
+			logf("pprof: %v", err)
+		}
+	}()
+	return func() { <-done }
 }
 
 func runMail(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -117,6 +195,11 @@ func runMail(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	b := &mailBench{o: o}
 	if b.dir, err = os.MkdirTemp("", "cruxbench-mail-"); err != nil {
 		return err
+	}
+	if o.PprofDir != "" {
+		if err := os.MkdirAll(o.PprofDir, 0o755); err != nil {
+			return err
+		}
 	}
 	if !o.Keep {
 		defer os.RemoveAll(b.dir)
@@ -191,8 +274,8 @@ func runMail(ctx context.Context, args []string, stdout, stderr io.Writer) error
 // startMailpit starts a private Mailpit on free loopback ports and waits
 // until it answers SMTP.
 func (b *mailBench) startMailpit() error {
-	b.smtp = freeAddr()
-	cmd := exec.Command(b.o.Mailpit, "--smtp", b.smtp, "--listen", freeAddr(),
+	b.smtp, b.mpHTTP = freeAddr(), freeAddr()
+	cmd := exec.Command(b.o.Mailpit, "--smtp", b.smtp, "--listen", b.mpHTTP,
 		"--database", filepath.Join(b.dir, "mailpit.db"), "--disable-version-check")
 	logFile, err := os.Create(filepath.Join(b.dir, "mailpit.log"))
 	if err != nil {
@@ -223,10 +306,26 @@ func (b *mailBench) stopMailpit() {
 	}
 }
 
-// bareMsg is a mail of the size and shape of cruxd's reset mail (headers,
-// a text part and an HTML alternative), built the way a go-mail client
-// builds one.
-func bareMsg(i int) (*gomail.Msg, error) {
+// bareMail is what the bare client sends: cruxd's reset mail, rendered
+// once by cruxd's own templates.
+type bareMail struct{ subject, text, html string }
+
+func renderBareMail() (*bareMail, error) {
+	s, err := mail.NewSMTP("smtp://127.0.0.1:25", "cruxd <no-reply@bench.cruxd.test>", mail.Look{PublicURL: "http://127.0.0.1:8080", Product: "cruxd"})
+	if err != nil {
+		return nil, err
+	}
+	m := account.Mail{Kind: account.MailReset, To: userEmail(0), FirstName: "Bench", Token: "G7TwCq1Vkds0DLYnfAuP",
+		CancelToken: "Xc4nCe1ToKeN00000042", TokenTTL: account.DefaultResetTTL, At: time.Now(),
+		Meta: account.Meta{IP: "127.0.0.1", UserAgent: "cruxbench"}, MessageID: strings.Repeat("0", 32)}
+	var bm bareMail
+	bm.subject, bm.text, bm.html, err = s.Render(m)
+	return &bm, err
+}
+
+// msg builds the i-th mail the way a go-mail client builds one: the
+// headers cruxd sets, a text part and an HTML alternative.
+func (bm *bareMail) msg(i int) (*gomail.Msg, error) {
 	m := gomail.NewMsg()
 	if err := m.From("cruxd <no-reply@bench.cruxd.test>"); err != nil {
 		return nil, err
@@ -234,28 +333,32 @@ func bareMsg(i int) (*gomail.Msg, error) {
 	if err := m.AddToFormat("Bench", userEmail(i)); err != nil {
 		return nil, err
 	}
-	m.Subject("Reset your cruxd password")
+	m.Subject(bm.subject)
 	m.SetMessageID()
 	m.SetDate()
 	m.SetGenHeader(gomail.Header("Auto-Submitted"), "auto-generated")
 	m.SetGenHeader(gomail.HeaderXAutoResponseSuppress, "All")
-	m.SetBodyString(gomail.TypeTextPlain, bareText)
-	m.AddAlternativeString(gomail.TypeTextHTML, bareHTML)
+	m.SetBodyString(gomail.TypeTextPlain, bm.text)
+	m.AddAlternativeString(gomail.TypeTextHTML, bm.html)
 	return m, nil
 }
-
-var (
-	bareText = strings.Repeat("Someone asked to reset the password of this account. ", 18)
-	bareHTML = "<!doctype html><html><body><p>" + strings.Repeat("Someone asked to reset the password of this account. ", 40) + "</p></body></html>"
-)
 
 // bareRound sends as fast as -conns go-mail clients can, each over one
 // connection kept open, and counts the mails accepted within the window.
 func (b *mailBench) bareRound(ctx context.Context) (mailRound, error) {
+	bm, err := renderBareMail()
+	if err != nil {
+		return mailRound{}, err
+	}
 	host, port, _ := net.SplitHostPort(b.smtp)
 	p, _ := strconv.Atoi(port)
 	start := time.Now().Add(b.o.Warmup)
 	end := start.Add(b.o.Duration)
+	var meter atomic.Pointer[[2]*cpuMeter]
+	go func() {
+		sleep(ctx, b.o.Warmup)
+		meter.Store(&[2]*cpuMeter{meterCPU(os.Getpid()), meterCPU(b.mailpit.Process.Pid)})
+	}()
 	var n atomic.Int64
 	var next atomic.Int64
 	errs := make(chan error, b.o.Conns)
@@ -273,7 +376,7 @@ func (b *mailBench) bareRound(ctx context.Context) (mailRound, error) {
 			}
 			defer c.Close()
 			for now := time.Now(); now.Before(end) && ctx.Err() == nil; now = time.Now() {
-				m, err := bareMsg(int(next.Add(1)) % b.users)
+				m, err := bm.msg(int(next.Add(1)) % b.users)
 				if err != nil {
 					errs <- err
 					return
@@ -293,7 +396,11 @@ func (b *mailBench) bareRound(ctx context.Context) (mailRound, error) {
 	if err := <-errs; err != nil {
 		return mailRound{}, err
 	}
-	return mailRound{rate: float64(n.Load()) / b.o.Duration.Seconds(), load: loadAverage()}, nil
+	r := mailRound{rate: float64(n.Load()) / b.o.Duration.Seconds(), load: loadAverage(), size: b.lastSize()}
+	if m := meter.Load(); m != nil {
+		r.cpu, r.mpit = m[0].perMail(float64(n.Load())), m[1].perMail(float64(n.Load()))
+	}
+	return r, nil
 }
 
 // enqueue queues n reset mails to random loaded users, as Reset Password
@@ -333,10 +440,15 @@ func (b *mailBench) startCruxd() error {
 			"--mail-from", "cruxd <no-reply@bench.cruxd.test>",
 			"--smtp-connections", strconv.Itoa(b.o.Conns / b.o.Procs), "--metrics-addr", maddr,
 			"--limit-reset-mails", "0", "--limit-reset-calls", "0"}
+		if i == 0 && b.o.PprofDir != "" {
+			b.pprof = freeAddr()
+			args = append(args, "--pprof-addr", b.pprof)
+		}
 		p, err := startProcess(b.cruxd, args, nil, filepath.Join(b.dir, fmt.Sprintf("cruxd%d.log", i)))
 		if err != nil {
 			return err
 		}
+		logf("cruxd pid %d at %s, metrics %s", p.pid(), p.url, maddr)
 		b.procs = append(b.procs, p)
 		b.metrics = append(b.metrics, "http://"+maddr+"/metrics")
 	}
@@ -394,12 +506,20 @@ func (b *mailBench) cruxdRound(ctx context.Context) (mailRound, error) {
 		return mailRound{}, err
 	}
 	t0 := time.Now()
+	var pids []int
+	for _, p := range b.procs {
+		pids = append(pids, p.pid())
+	}
+	sender, mpit := meterCPU(pids...), meterCPU(b.mailpit.Process.Pid)
+	profiled := b.profile(b.o.Duration)
 	sleep(ctx, b.o.Duration)
 	s1, pending, err := b.scrape()
+	profiled()
 	if err != nil {
 		return mailRound{}, err
 	}
-	r := mailRound{rate: (s1 - s0) / time.Since(t0).Seconds(), load: loadAverage(), left: pending}
+	r := mailRound{rate: (s1 - s0) / time.Since(t0).Seconds(), load: loadAverage(), left: pending, size: b.lastSize(),
+		cpu: sender.perMail(s1 - s0), mpit: mpit.perMail(s1 - s0)}
 	if pending == 0 {
 		logf("warning: the backlog ran out within the window: raise -backlog")
 	}
@@ -468,17 +588,19 @@ func (b *mailBench) mailReport(bare, crux []mailRound, fixed *stats, fm mailRoun
 	fmt.Fprintf(&w, "Machine: %s\n\n", machine(b.dir))
 	fmt.Fprintf(&w, "Store %s, %d cruxd process(es), %d SMTP connections in all, one Mailpit on loopback; "+
 		"%v windows after %v of warm-up, bare and cruxd alternating.\n\n", store, b.o.Procs, b.o.Conns, b.o.Duration, b.o.Warmup)
-	fmt.Fprintf(&w, "| round | bare go-mail (mails/s) | load | cruxd outbox (mails/s) | load | still pending | ratio |\n")
-	fmt.Fprintf(&w, "|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&w, "Mail size as Mailpit counts it: bare %d bytes, cruxd %d bytes.\n\n", bare[0].size, crux[0].size)
+	fmt.Fprintf(&w, "| round | bare go-mail (mails/s) | load | cruxd outbox (mails/s) | load | still pending | ratio | CPU ms/mail: bare, its Mailpit, cruxd, its Mailpit |\n")
+	fmt.Fprintf(&w, "|---|---|---|---|---|---|---|---|\n")
 	var ratios []float64
 	for i := range bare {
 		ratio := crux[i].rate / bare[i].rate
 		ratios = append(ratios, ratio)
-		fmt.Fprintf(&w, "| %d | %.0f | %s | %.0f | %s | %d | %.2f× |\n", i+1, bare[i].rate, bare[i].load,
-			crux[i].rate, crux[i].load, crux[i].left, ratio)
+		fmt.Fprintf(&w, "| %d | %.0f | %s | %.0f | %s | %d | %.2f× | %.2f, %.2f, %.2f, %.2f |\n", i+1, bare[i].rate, bare[i].load,
+			crux[i].rate, crux[i].load, crux[i].left, ratio, bare[i].cpu, bare[i].mpit, crux[i].cpu, crux[i].mpit)
 	}
 	slices.Sort(ratios)
-	fmt.Fprintf(&w, "\nRatio cruxd/bare: median %.2f×, range %.2f–%.2f×.\n", ratios[len(ratios)/2], ratios[0], ratios[len(ratios)-1])
+	median := (ratios[(len(ratios)-1)/2] + ratios[len(ratios)/2]) / 2
+	fmt.Fprintf(&w, "\nRatio cruxd/bare: median %.2f×, range %.2f–%.2f×.\n", median, ratios[0], ratios[len(ratios)-1])
 	if fixed != nil {
 		fmt.Fprintf(&w, "\nReset Password at a fixed %d req/s for %v while its mails flow: %.0f req/s answered 2xx, "+
 			"p50 %s, p99 %s, max %s; errors: %s. Mail delivered meanwhile: %.0f/s, %d pending at the end (load %s).\n",

@@ -119,7 +119,7 @@ func newFlagSet(name string, c *config, level flagLevel, stderr io.Writer) *flag
 		fs.IntVar(&l.FailedLoginsPerUserIP, "limit-login-account", d.FailedLoginsPerUserIP, "limit: failed logins for one username from one client IP in 15 minutes (0: no limit)")
 		fs.IntVar(&l.FailedLoginsPerUserHour, "limit-login-account-hour", d.FailedLoginsPerUserHour, "limit: failed logins for one username an hour from client IPs that did not log in to it (0: no limit)")
 		fs.DurationVar(&c.MailLease, "mail-lease", account.OutboxLease, "how long a mail being sent is leased, renewed every third of it while the sender lives: a mail whose sender died is sent again after it (1s at least)")
-		fs.IntVar(&c.SMTPConnections, "smtp-connections", account.DefaultMailSenders, "mails sent at once, each over an SMTP connection kept open for the next mail")
+		fs.IntVar(&c.SMTPConnections, "smtp-connections", defaultSMTPConnections, "SMTP connections the mail worker sends over at once, each kept open for the next mail")
 		fs.DurationVar(&c.MailRetryMin, "mail-retry-min", account.DefaultMailRetryMin, "wait before retrying a failed mail, doubled each time up to 1h; retried for 24h (lower it for tests)")
 		fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long in-flight requests may finish after SIGTERM")
 		fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "loopback host:port to serve /metrics (Prometheus) on, a listener apart from the API's, e.g. 127.0.0.1:9090; off when empty")
@@ -177,7 +177,7 @@ func (c *config) serviceConfig(obs account.Observer) account.Config {
 		Mail:            c.SMTPURL != "",
 		MailRetryMin:    c.MailRetryMin,
 		MailLease:       c.MailLease,
-		MailSenders:     c.SMTPConnections,
+		MailSenders:     sendersPerConnection * c.SMTPConnections,
 		Observer:        obs,
 	}
 }

@@ -9,6 +9,14 @@ import (
 	"github.com/cruxd/cruxd/internal/mail"
 )
 
+// The mail worker sends over defaultSMTPConnections (--smtp-connections),
+// with sendersPerConnection mails in hand per connection: while one is
+// sent, the next is rendered, so that no connection waits for the CPU.
+const (
+	defaultSMTPConnections = 4
+	sendersPerConnection   = 2
+)
+
 // maxMailPoll is how long queued mail waits at most for the worker when no
 // request woke it (a retry that came due, a mail queued by another process).
 const maxMailPoll = 5 * time.Second
@@ -25,6 +33,7 @@ func startMailWorker(svc *account.Service, c *config) (stop func(), err error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errUsage, err)
 	}
+	sender.LimitConnections(c.SMTPConnections)
 	return background(func(ctx context.Context) {
 		svc.RunOutbox(ctx, sender, min(maxMailPoll, c.MailRetryMin))
 		sender.Close()

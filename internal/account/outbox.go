@@ -51,13 +51,17 @@ const (
 	// OutboxBatch is how many messages RunOutbox claims, and prepares in
 	// one transaction, at a time.
 	OutboxBatch = 32
-	// DefaultMailSenders is how many mails are sent at once by default
-	// (Config.MailSenders): each sender keeps its SMTP connection for
-	// the next mail.
-	DefaultMailSenders = 4
+	// DefaultMailSenders is how many mails the worker handles at once by
+	// default (Config.MailSenders).
+	DefaultMailSenders = 8
 	// recordBatch bounds the outcomes recorded in one transaction, so
 	// that the worker never holds the store's writer for long.
 	recordBatch = 32
+	// recordLinger is how long the recorder waits for more outcomes
+	// after the first one, so that a steady flow of mail shares its
+	// transactions (docs/perf.md); it widens the window in which a
+	// crash sends a mail twice by as much.
+	recordLinger = 5 * time.Millisecond
 	// mailHandleTimeout bounds the handling of one message once started.
 	mailHandleTimeout = 2 * time.Minute
 	// maxAttemptError bounds the error text kept with an attempt.
@@ -283,13 +287,16 @@ func (r *outboxRun) send(p *preparedMail) {
 	}
 }
 
-// recorder records the outcomes of sent, as many as are waiting (up to
-// recordBatch) in one transaction, until sent is closed.
+// recorder records the outcomes of sent, those that come within
+// recordLinger of the first (up to recordBatch) in one transaction, until
+// sent is closed.
 func (r *outboxRun) recorder() {
 	defer close(r.records)
 	batch := make([]*mailOutcome, 0, recordBatch)
+	linger := time.NewTimer(recordLinger)
 	for o := range r.sent {
 		batch = append(batch[:0], o)
+		linger.Reset(recordLinger)
 	more:
 		for len(batch) < recordBatch {
 			select {
@@ -298,7 +305,7 @@ func (r *outboxRun) recorder() {
 					break more
 				}
 				batch = append(batch, o)
-			default:
+			case <-linger.C:
 				break more
 			}
 		}

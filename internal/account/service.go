@@ -74,9 +74,11 @@ type Config struct {
 	// (default OutboxLease): a message whose worker died mid-send is
 	// delivered again once its lease lapses.
 	MailLease time.Duration
-	// MailSenders is how many mails the outbox worker sends at once
-	// (default DefaultMailSenders), each sender over an SMTP connection
-	// of its own that it keeps for the next mail.
+	// MailSenders is how many mails the outbox worker handles at once
+	// (default DefaultMailSenders): each is rendered, sent and handed to
+	// the recorder by a sender of its own. Set it above the Mailer's
+	// connection limit, so that a connection never waits for a mail to
+	// be rendered.
 	MailSenders int
 	// Observer is told what happens, for metrics; nil means nobody.
 	Observer Observer

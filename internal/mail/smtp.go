@@ -55,7 +55,14 @@ type SMTP struct {
 	mu     sync.Mutex
 	idle   []*session // open connections, the most recently used last
 	closed bool
+	slots  chan struct{} // one per connection in use; nil: no bound
 }
+
+// LimitConnections bounds the connections open at once to n: a Send
+// beyond them renders its mail, then waits for one. (Only a Send dials,
+// and only when no connection is idle, so n in use bounds those open.)
+// Call it before the first Send.
+func (s *SMTP) LimitConnections(n int) { s.slots = make(chan struct{}, n) }
 
 // session is one open SMTP connection and how many mails it carried.
 type session struct {
@@ -125,10 +132,10 @@ func NewSMTP(smtpURL, from string, look Look) (*SMTP, error) {
 // the mail.
 //
 // The mail goes over an open connection when one is idle. A server that
-// dropped it, or refuses another mail on it, is told so before any of the
-// mail was sent (go-mail's NOOP, then MAIL FROM); then the mail is sent
-// once more over a new connection, so that a closed idle connection never
-// fails a mail.
+// dropped it, or refuses another mail on it, says so at MAIL FROM, before
+// any of the mail was sent; then the mail is sent once more over a new
+// connection, so that a closed idle connection never fails a mail. (So
+// go-mail's NOOP before each mail, a round trip, is left out.)
 func (s *SMTP) Send(ctx context.Context, m account.Mail, accepted func() error) error {
 	msg, err := s.message(m)
 	if err != nil {
@@ -139,6 +146,7 @@ func (s *SMTP) Send(ctx context.Context, m account.Mail, accepted func() error) 
 	if err != nil {
 		return fmt.Errorf("smtp %s: dial: %w", addr, err)
 	}
+	defer s.release() // after the session is put back or closed
 	err = ses.c.Send(msg)
 	if err != nil && reused && !msg.IsDelivered() && beforeMail(err) {
 		ses.close()
@@ -170,8 +178,21 @@ func beforeMail(err error) bool {
 	return errors.As(err, &se) && (se.Reason == gomail.ErrConnCheck || se.Reason == gomail.ErrSMTPMailFrom)
 }
 
-// take returns an idle connection recently used, or a new one.
+// take returns an idle connection recently used, or a new one, once the
+// connection limit allows.
 func (s *SMTP) take(ctx context.Context) (ses *session, reused bool, err error) {
+	if s.slots != nil {
+		select {
+		case s.slots <- struct{}{}:
+		case <-ctx.Done():
+			return nil, false, ctx.Err()
+		}
+		defer func() {
+			if err != nil {
+				s.release()
+			}
+		}()
+	}
 	s.mu.Lock()
 	var stale []*session
 	for len(s.idle) > 0 && ses == nil {
@@ -207,6 +228,13 @@ func (s *SMTP) dial(ctx context.Context) (*session, error) {
 	return &session{c: c}, nil
 }
 
+// release frees the connection slot a take got.
+func (s *SMTP) release() {
+	if s.slots != nil {
+		<-s.slots
+	}
+}
+
 // put keeps ses open for the next Send, or closes it once Close was called.
 func (s *SMTP) put(ses *session) {
 	ses.used = time.Now()
@@ -236,6 +264,16 @@ func (s *SMTP) Close() error {
 
 // close ends the session; QUIT's answer changes nothing.
 func (ses *session) close() { _ = ses.c.Close() }
+
+// Render returns the subject, text part and HTML part of m, as Send
+// would send them; cruxbench sends the same from a bare client.
+func (s *SMTP) Render(m account.Mail) (subject, text, html string, err error) {
+	r, err := s.content.render(m)
+	if err != nil {
+		return "", "", "", err
+	}
+	return r.subject, r.text, r.html, nil
+}
 
 // message builds the MIME message of m: a text part and an HTML
 // alternative.
@@ -270,6 +308,7 @@ func (s *SMTP) options() []gomail.Option {
 		gomail.WithPort(s.port),
 		gomail.WithTimeout(Timeout),
 		gomail.WithTLSPolicy(s.policy),
+		gomail.WithoutNoop(),
 		gomail.WithTLSConfig(&tls.Config{ServerName: s.host, MinVersion: tls.VersionTLS12}),
 	}
 	if s.implicit {

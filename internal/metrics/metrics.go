@@ -41,19 +41,24 @@ type Metrics struct {
 	logins   *prometheus.CounterVec
 	throttle *prometheus.CounterVec
 	mails    *prometheus.CounterVec
+	mailRate *rate
 	hashWait prometheus.Histogram
 }
 
 var _ account.Observer = (*Metrics)(nil)
 
 // New returns the metrics of one cruxd process, logging to log.
-func New(log *slog.Logger) *Metrics {
+func New(log *slog.Logger) *Metrics { return newMetrics(log, time.Now) }
+
+// newMetrics is New with the clock of the delivery rate.
+func newMetrics(log *slog.Logger, now func() time.Time) *Metrics {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	m := &Metrics{
-		log: log,
-		reg: prometheus.NewRegistry(),
+		mailRate: newRate(now),
+		log:      log,
+		reg:      prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cruxd_http_requests_total",
 			Help: "HTTP requests answered, by method, route pattern and status.",
@@ -106,7 +111,11 @@ func New(log *slog.Logger) *Metrics {
 			m.mails.WithLabelValues(string(k), string(o))
 		}
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.inFlight, m.gone, m.resets, m.logins, m.throttle, m.mails, m.hashWait,
+	deliveryRate := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "cruxd_mail_delivery_rate",
+		Help: fmt.Sprintf("Mails the SMTP server accepted from this process per second, over the last %d seconds (rate() of cruxd_mails_total{outcome=\"sent\"} for any other window).", rateWindow),
+	}, m.mailRate.perSecond)
+	m.reg.MustRegister(m.requests, m.latency, m.inFlight, m.gone, m.resets, m.logins, m.throttle, m.mails, deliveryRate, m.hashWait,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 	return m
@@ -164,6 +173,9 @@ func (m *Metrics) Throttled(limit string) { m.throttle.WithLabelValues(limit).In
 
 func (m *Metrics) MailDelivered(kind account.MailKind, outcome account.MailOutcome) {
 	m.mails.WithLabelValues(string(kind), string(outcome)).Inc()
+	if outcome == account.MailSent {
+		m.mailRate.add()
+	}
 	if kind == account.MailReset && outcome == account.MailSent {
 		m.resets.WithLabelValues("mailed").Inc()
 	}
