@@ -29,7 +29,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	vegeta "github.com/tsenart/vegeta/v12/lib"
 	gomail "github.com/wneessen/go-mail"
 
 	"github.com/cruxd/cruxd/internal/account"
@@ -543,10 +542,10 @@ func (b *mailBench) fixedRound(ctx context.Context) (*stats, mailRound, error) {
 	base := b.procs[0].url
 	st := runAttack(attackSpec{
 		name: "reset-with-mail", rate: b.o.Rate, workers: 256, duration: b.o.FixedDuration, timeout: 10 * time.Second,
-		targeter: func(t *vegeta.Target) error {
-			*t = jsonTarget("POST", base+pathReset, map[string]string{"email": userEmail(mrand.IntN(b.users))})
+		targeter: targeter{base, func(r *hreq) error {
+			*r = hreq{method: "POST", path: pathReset, body: appendResetBody(r.body[:0], mrand.IntN(b.users))}
 			return nil
-		},
+		}},
 	}, b.procs[0].pid())
 	s1, pending, err := b.scrape()
 	if err != nil {
