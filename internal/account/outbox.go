@@ -480,10 +480,11 @@ func recordAttempt(ctx context.Context, tx Tx, p *preparedMail, a *MailAttempt) 
 		return fmt.Errorf("record mail attempt: %w", err)
 	}
 	m := p.msg
-	if a.Outcome != MailSent || m.Kind != MailReset {
+	action := map[MailKind]string{MailReset: AuditResetMailed, MailInvite: AuditInviteMailed}[m.Kind]
+	if a.Outcome != MailSent || action == "" {
 		return nil
 	}
-	return tx.AppendAudit(ctx, &AuditEvent{At: a.At, Action: AuditResetMailed, EmailDigest: Digest(p.mail.To),
+	return tx.AppendAudit(ctx, &AuditEvent{At: a.At, Action: action, EmailDigest: Digest(p.mail.To),
 		UserID: p.userID, IP: m.Meta.IP, UserAgent: m.Meta.UserAgent, Detail: fmt.Sprintf("outbox message %d", m.ID)})
 }
 
@@ -538,17 +539,15 @@ func (s *Service) prepareMails(ctx context.Context, msgs []*OutboxMessage) []*pr
 
 // prepareBatch prepares msgs in one transaction: for each, it resolves the
 // account and, for a reset, applies the per-address limit and mints the
-// token. A message with nothing to send is recorded as MailDropped in that
+// tokens; for an invitation, it mints the invitation's token. A message with nothing to send is recorded as MailDropped in that
 // transaction.
 func (s *Service) prepareBatch(ctx context.Context, msgs []*OutboxMessage) ([]*preparedMail, error) {
 	ps := make([]*preparedMail, len(msgs))
 	tokens := make([][2]string, len(msgs))
 	for i, m := range msgs {
 		ps[i] = &preparedMail{msg: m}
-		if m.Kind != MailReset {
-			continue
-		}
-		for j := range tokens[i] {
+		n := map[MailKind]int{MailReset: 2, MailInvite: 1}[m.Kind] // the token, and a reset's cancel token
+		for j := range n {
 			t, err := newResetToken(s.Rand)
 			if err != nil {
 				return nil, err
@@ -581,7 +580,7 @@ func (s *Service) prepareBatch(ctx context.Context, msgs []*OutboxMessage) ([]*p
 
 // prepareMail fills p in tx: it resolves its message's account and, for a
 // reset, applies the per-address limit and mints the token (token, with
-// its cancel token cancel). A message with nothing to send is recorded as
+// its cancel token cancel); for an invitation, it issues token. A message with nothing to send is recorded as
 // MailDropped. It returns the Message-ID key it read.
 func (s *Service) prepareMail(ctx context.Context, tx Tx, p *preparedMail, token, cancel string, now time.Time) ([]byte, error) {
 	m := p.msg
@@ -591,6 +590,8 @@ func (s *Service) prepareMail(ctx context.Context, tx Tx, p *preparedMail, token
 		return nil, err
 	}
 	switch {
+	case u == nil && m.Kind == MailInvite:
+		p.drop = "no account awaiting confirmation"
 	case u == nil:
 		p.drop = "no active account"
 	case m.Kind == MailReset && m.Attempts == 0:
@@ -612,12 +613,18 @@ func (s *Service) prepareMail(ctx context.Context, tx Tx, p *preparedMail, token
 		return nil, err
 	}
 	p.mail.MessageID = messageID(key, m.ID)
-	if m.Kind == MailReset {
+	switch m.Kind {
+	case MailReset:
 		if err := s.issueResetToken(ctx, tx, token, cancel, u.ID, now); err != nil {
 			return nil, err
 		}
 		p.mail.Token, p.mail.CancelToken = token, cancel
 		p.mail.TokenTTL = s.cfg.ResetTTL
+	case MailInvite:
+		if err := issueInvitation(ctx, tx, token, u.ID, now); err != nil {
+			return nil, err
+		}
+		p.mail.Token, p.mail.TokenTTL, p.mail.OrgName = token, InvitationTTL, u.Org.Name
 	}
 	return key, nil
 }
