@@ -58,7 +58,7 @@ func parseMailOptions(args []string, stderr io.Writer) (*mailOptions, error) {
 	o := &mailOptions{}
 	fs := flag.NewFlagSet("cruxbench mail", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.IntVar(&o.Conns, "conns", account.DefaultMailSenders, "SMTP connections of the bare client, and of cruxd (--smtp-connections, split among -procs)")
+	fs.IntVar(&o.Conns, "conns", 4, "SMTP connections of the bare client, and of cruxd (--smtp-connections, split among -procs)")
 	fs.IntVar(&o.Procs, "procs", 1, "cruxd processes sharing the database (PostgreSQL only when > 1)")
 	fs.DurationVar(&o.Duration, "duration", 60*time.Second, "length of each measured delivery window")
 	fs.DurationVar(&o.Warmup, "warmup", 3*time.Second, "time before each window that is not counted")
@@ -464,8 +464,10 @@ func (b *mailBench) stopCruxd() {
 }
 
 // scrape sums the mails sent (any kind) over the processes' /metrics and
-// reads the pending count.
+// reads the pending count (-1 when the store did not answer the scrape in
+// time, as a count over a backlog of many rows may not under load).
 func (b *mailBench) scrape() (sent float64, pending int, err error) {
+	pending = -1
 	for _, u := range b.metrics {
 		resp, err := http.Get(u)
 		if err != nil {
@@ -523,6 +525,9 @@ func (b *mailBench) cruxdRound(ctx context.Context) (mailRound, error) {
 		cpu: sender.perMail(s1 - s0), mpit: mpit.perMail(s1 - s0)}
 	if pending == 0 {
 		logf("warning: the backlog ran out within the window: raise -backlog")
+	}
+	if pending < 0 {
+		logf("warning: cruxd's store did not answer the scrape's pending count in time")
 	}
 	return r, nil
 }
