@@ -83,6 +83,7 @@ var tokenLine = regexp.MustCompile(`reset token for \S+: ([A-Za-z0-9]{20})\n`)
 // the API of a real cruxd on the same database, and checks that bad input
 // gets one line and a non-zero exit.
 func TestAdminCommands(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, testAdminCommands)
 }
 
@@ -205,6 +206,7 @@ func testAdminCommands(t *testing.T, db string) {
 // 3 oldest of 6, revoked by the newest-3 rule), an expired auth token and
 // old audit rows, with a tiny batch, and checks what is left.
 func TestPurgeCommand(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, testPurgeCommand)
 }
 
@@ -309,6 +311,7 @@ func runInProcess(t *testing.T, args ...string) (string, string, int) {
 // that lives 10 minutes and says so, and --no-migrate is honoured on
 // SQLite.
 func TestAdminUsesServeSettings(t *testing.T) {
+	t.Parallel()
 	db := filepath.Join(t.TempDir(), "cruxd.db")
 	if _, errOut, code := runInProcess(t, "user", "list", "--db", db, "--no-migrate"); code != 1 || !strings.Contains(errOut, "run cruxd migrate") {
 		t.Errorf("--no-migrate on a new SQLite file: exit %d, stderr %q", code, errOut)

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/cruxd/cruxd/internal/account"
-	"github.com/cruxd/cruxd/internal/cruxdtest"
 )
 
 // TestBackupUnderLoad backs a serving cruxd's SQLite file up while reset
@@ -24,7 +23,7 @@ func TestBackupUnderLoad(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	db := filepath.Join(dir, "cruxd.db")
-	p := cruxdtest.Start(t, []string{"--db", db})
+	p := serve(t, []string{"--db", db})
 
 	const (
 		before = iota // acknowledged before the backup began
@@ -119,7 +118,7 @@ func TestBackupUnderLoad(t *testing.T) {
 	}
 
 	// Restore: a new cruxd on the copy.
-	restored := cruxdtest.Start(t, []string{"--db", copyPath})
+	restored := serve(t, []string{"--db", copyPath})
 	// Reset Password keeps a user's newest three tokens live; with at
 	// most one request in flight when the backup began, the newest two
 	// acknowledged before it are live in any copy that holds them.

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cruxd/cruxd/internal/cruxdtest"
 )
 
 // TestMailTemplatesChecked: serve refuses to start on a broken mail
@@ -21,7 +23,7 @@ func TestMailTemplatesChecked(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "cruxd.db")
 	var stdout, stderr bytes.Buffer
 	code := run(context.Background(), []string{"--mode", "production", "--addr", "127.0.0.1:0", "--db", db, "--public-url", "http://127.0.0.1:8080",
-		"--smtp-url", "smtp://127.0.0.1:1025", "--mail-templates", dir}, &stdout, &stderr, func(string) string { return "" })
+		"--smtp-url", "smtp://127.0.0.1:1025", "--mail-templates", dir}, &stdout, &stderr, cruxdtest.Getenv())
 	if code != 2 || !strings.Contains(stderr.String(), filepath.Join(dir, "reset.html")) || !strings.Contains(stderr.String(), "reset.html:2") {
 		t.Errorf("exit %d, stderr %q: want 2 naming %s line 2", code, stderr.String(), filepath.Join(dir, "reset.html"))
 	}

@@ -150,6 +150,7 @@ func (s *sandboxTraffic) killed() {
 // revoked by a password change, or beyond the newest 3), and every password
 // answered with 204 logs in.
 func TestCrashSandbox(t *testing.T) {
+	t.Parallel()
 	for _, cs := range crashStores() {
 		t.Run(cs.name, func(t *testing.T) {
 			db := cs.db(t)
@@ -325,6 +326,7 @@ func seedDemo(t *testing.T, db string) {
 // counted and reported), every password-changed mail of a 204 too, and the
 // password of the last 204 logs in after every restart.
 func TestCrashProduction(t *testing.T) {
+	t.Parallel()
 	for _, cs := range crashStores() {
 		t.Run(cs.name, func(t *testing.T) {
 			db := cs.db(t)

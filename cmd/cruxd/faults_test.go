@@ -64,6 +64,7 @@ func sizableDB(t *testing.T) string {
 // on a copy with 16 KiB of random bytes in it, and serve refuses to start
 // on that copy with one line telling the operator to restore a backup.
 func TestDamagedDatabase(t *testing.T) {
+	t.Parallel()
 	path := sizableDB(t)
 	if r := inProcess(t, "check", "--db", path); r.code != 0 || !strings.Contains(r.stdout, "ok") {
 		t.Fatalf("check of a sound file: exit %d\n%s%s", r.code, r.stdout, r.stderr)
@@ -116,6 +117,7 @@ func newerSchema(t *testing.T, db string) (database, binary int) {
 // migrate and the admin commands that write exit 2 with one line naming
 // both versions; --allow-newer-schema lets them run.
 func TestNewerSchemaRefused(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, db string) {
 		database, binary := newerSchema(t, db)
 		want := fmt.Sprintf("schema is at migration %d, newer than this cruxd's %d", database, binary)
@@ -138,6 +140,7 @@ func TestNewerSchemaRefused(t *testing.T) {
 // TestBannerShowsHeldDemoAccounts: a sandbox start on a database that holds
 // users but was never seeded lists no demo account and no password.
 func TestBannerShowsHeldDemoAccounts(t *testing.T) {
+	t.Parallel()
 	db := filepath.Join(t.TempDir(), "cruxd.db")
 	mustCLI(t, nil, "org", "add", "--db", db, "--name", "Acme Retail", "--type", "RETAILER")
 	mustCLI(t, ptr("a long admin-chosen passphrase 7\n"), "user", "add", "--db", db, "--org", "Acme Retail", "--email", "alice@acme.example")

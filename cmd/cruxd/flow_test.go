@@ -23,6 +23,7 @@ const (
 // spent → login with the new password → old password and old auth tokens
 // refused → Get User.
 func TestResetFlow(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, db string) {
 		p := startSandbox(t, db)
 		oldSession := login(t, p, roy, royOldPW)
@@ -110,6 +111,7 @@ func TestResetFlow(t *testing.T) {
 
 // TestLoginResponseShape checks the documented Login body.
 func TestLoginResponseShape(t *testing.T) {
+	t.Parallel()
 	p := startSandbox(t, filepath.Join(t.TempDir(), "cruxd.db"))
 	m := login(t, p, roy, royOldPW)
 	if tok, _ := m["auth_token"].(string); len(tok) != 40 || strings.Trim(tok, "0123456789abcdef") != "" {
@@ -143,6 +145,7 @@ func TestLoginResponseShape(t *testing.T) {
 // TestConcurrentCompleteOneWinner: 50 concurrent Create New Password calls
 // with one token give exactly one 204; the rest 404.
 func TestConcurrentCompleteOneWinner(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, db string) {
 		p := startSandbox(t, db)
 		token := resetToken(t, p, roy)
@@ -177,9 +180,10 @@ func TestConcurrentCompleteOneWinner(t *testing.T) {
 // files: no reset token, invitation token, auth token or password is in
 // them.
 func TestNoSecretsAtRest(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	db := filepath.Join(dir, "cruxd.db")
-	p := startSandbox(t, db)
+	p := cruxdtest.Start(t, []string{"--db", db}) // a process, to be killed
 	auth := login(t, p, roy, royOldPW)["auth_token"].(string)
 	spent := resetToken(t, p, roy)
 	if r := p.Do(t, "POST", "/organizations/complete-password/", map[string]string{"password": newPW, "token": spent}); r.Status != 204 {
@@ -224,6 +228,7 @@ func TestNoSecretsAtRest(t *testing.T) {
 // demo accounts and their passwords, that no mail goes out without an SMTP
 // server, and where cruxd listens, last.
 func TestSandboxBanner(t *testing.T) {
+	t.Parallel()
 	p := startSandbox(t, filepath.Join(t.TempDir(), "cruxd.db"))
 	out := strings.TrimSpace(p.Stdout())
 	lines := strings.Split(out, "\n")

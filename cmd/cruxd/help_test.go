@@ -12,6 +12,7 @@ import (
 // TestHelpNamesEnvTwins: serve --help lists every flag of serve with its
 // CRUXD_* environment twin, and exits 0.
 func TestHelpNamesEnvTwins(t *testing.T) {
+	t.Parallel()
 	var out bytes.Buffer
 	if code := run(context.Background(), []string{"serve", "--help"}, io.Discard, &out, func(string) string { return "" }); code != 0 {
 		t.Fatalf("--help exited %d", code)
@@ -35,6 +36,7 @@ func TestHelpNamesEnvTwins(t *testing.T) {
 // TestEnvTwinsApply: an environment twin sets its flag, and a flag on the
 // command line wins over it.
 func TestEnvTwinsApply(t *testing.T) {
+	t.Parallel()
 	env := map[string]string{"CRUXD_ADDR": "127.0.0.1:9999", "CRUXD_DB": "from-env.db"}
 	var c config
 	fs := newFlagSet("serve", &c, serveFlags, io.Discard)

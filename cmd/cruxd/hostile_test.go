@@ -170,6 +170,7 @@ func rawExchange(t *testing.T, addr string, req []byte) (*http.Response, []byte)
 
 // TestHugeHeaders: 2 MB of headers get 431 and the server keeps serving.
 func TestHugeHeaders(t *testing.T) {
+	t.Parallel()
 	p := startSandbox(t, filepath.Join(t.TempDir(), "cruxd.db"))
 	big := strings.Repeat("a", 2<<20)
 	for name, head := range map[string]string{
@@ -202,6 +203,7 @@ func TestHugeHeaders(t *testing.T) {
 // TestHostileBodies: each hostile request gets a clear 4xx (and JSON) and a
 // normal request succeeds right after it, in sandbox and production.
 func TestHostileBodies(t *testing.T) {
+	t.Parallel()
 	deep := func(n int) string { return strings.Repeat("[", n) + strings.Repeat("]", n) }
 	type tc struct {
 		name, method, path, ctype, body string
@@ -276,7 +278,7 @@ func TestHostileBodies(t *testing.T) {
 		db := seededDB(t)
 		// stillServing logs in after every case, more often than one client
 		// may a minute.
-		p := cruxdtest.Start(t, []string{"--db", db, "--mode", "production", "--public-url", "http://127.0.0.1:1",
+		p := serve(t, []string{"--db", db, "--mode", "production", "--public-url", "http://127.0.0.1:1",
 			"--smtp-url", mp.SMTPURL(), "--limit-login-calls", "0"})
 		run(t, p)
 	})
@@ -304,9 +306,10 @@ func seededDB(t *testing.T) string {
 // are refused, and hostile request metadata that a mail may quote (the
 // User-Agent) stays in the body.
 func TestNoMailHeaderInjection(t *testing.T) {
+	t.Parallel()
 	mp := testenv.StartMailpit(t)
 	db := seededDB(t)
-	p := cruxdtest.Start(t, []string{"--db", db, "--mode", "production", "--public-url", "http://127.0.0.1:1",
+	p := serve(t, []string{"--db", db, "--mode", "production", "--public-url", "http://127.0.0.1:1",
 		"--smtp-url", mp.SMTPURL()})
 	for _, e := range []string{
 		"a@b.c\r\nBcc: x@y.z", roy + "\r\nBcc: x@y.z", roy + "\nBcc: x@y.z", roy + "\r\n\r\nBody", roy + ", x@y.z",

@@ -79,6 +79,7 @@ func storedHash(t *testing.T, db, email string) string {
 // a second run skips what exists, each account logs in, and its first login
 // replaces the hash with cruxd's argon2id.
 func TestImportLegacyHashes(t *testing.T) {
+	t.Parallel()
 	for _, kind := range []string{"sqlite", "postgres"} {
 		t.Run(kind, func(t *testing.T) {
 			db := filepath.Join(t.TempDir(), "cruxd.db")

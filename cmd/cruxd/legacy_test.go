@@ -15,6 +15,7 @@ import (
 // fails like a wrong password, and a reset gives it a working password.
 // A bad date is a usage error.
 func TestExpireLegacyHashes(t *testing.T) {
+	t.Parallel()
 	const (
 		legacy   = "legacy@cruxsupplier.com"
 		migrated = "migrated@cruxsupplier.com"

@@ -28,6 +28,7 @@ const takeoverBound = 30 * time.Second
 // times; and the killed process's mail goes out through the other one
 // within takeoverBound of the kill.
 func TestMailKilledMidSend(t *testing.T) {
+	t.Parallel()
 	for _, cs := range crashStores() {
 		t.Run(cs.name, func(t *testing.T) {
 			t.Parallel() // each kill waits for a lease to lapse

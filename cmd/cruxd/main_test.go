@@ -28,17 +28,29 @@ func stores() []store {
 	}
 }
 
-// forEachStore runs fn as a subtest per store kind.
+// forEachStore runs fn as a parallel subtest per store kind.
 func forEachStore(t *testing.T, fn func(t *testing.T, db string)) {
 	for _, s := range stores() {
-		t.Run(s.name, func(t *testing.T) { fn(t, s.db(t)) })
+		t.Run(s.name, func(t *testing.T) {
+			t.Parallel()
+			fn(t, s.db(t))
+		})
 	}
 }
 
-// startSandbox starts a sandbox cruxd on db with extra args.
+// startSandbox serves a sandbox cruxd on db with extra args, through run in
+// the test process.
 func startSandbox(t *testing.T, db string, args ...string) *cruxdtest.Process {
 	t.Helper()
-	return cruxdtest.Start(t, append([]string{"--db", db}, args...))
+	return serve(t, append([]string{"--db", db}, args...))
+}
+
+// serve runs `cruxd serve` with args (and env, KEY=VALUE) in the test
+// process. Tests that crash, signal or kill cruxd, or need its pid, start
+// a real process with cruxdtest.Start instead.
+func serve(t *testing.T, args []string, env ...string) *cruxdtest.Process {
+	t.Helper()
+	return cruxdtest.Run(t, run, args, env...)
 }
 
 var resetTokenRE = regexp.MustCompile(`^[A-Za-z0-9]{20}$`)

@@ -18,6 +18,7 @@ import (
 // against a real cruxd, and validates each response explicitly against the
 // OpenAPI document: each must match a documented operation and status.
 func TestOpenAPIFlow(t *testing.T) {
+	t.Parallel()
 	p := startSandbox(t, filepath.Join(t.TempDir(), "cruxd.db"), "--limits", "--limit-login-ip", "1")
 	check := func(status int, method, path string, body any, header ...string) *cruxdtest.Response {
 		t.Helper()
@@ -94,8 +95,9 @@ func TestOpenAPIFlow(t *testing.T) {
 // new connections are refused, and cruxd exits 0.
 func TestGracefulShutdown(t *testing.T) {
 	const n = 20
-	p := startSandbox(t, filepath.Join(t.TempDir(), "cruxd.db"),
-		"--hash-concurrency", "1", "--hash-wait", "60s", "--shutdown-timeout", "60s", "--metrics-addr", "127.0.0.1:0")
+	// A process: the test is about its SIGTERM handling.
+	p := cruxdtest.Start(t, []string{"--db", filepath.Join(t.TempDir(), "cruxd.db"),
+		"--hash-concurrency", "1", "--hash-wait", "60s", "--shutdown-timeout", "60s", "--metrics-addr", "127.0.0.1:0"})
 	client := heldClient()
 	finish := heldLogins(t, p, n, client)
 	p.Signal(syscall.SIGTERM)

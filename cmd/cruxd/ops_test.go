@@ -81,6 +81,7 @@ func noSecrets(t *testing.T, what, text string, secrets ...string) {
 // the request, reset, login and hash-queue metrics, and that no label holds
 // an address, a token, a uuid from a path or an IP.
 func TestMetrics(t *testing.T) {
+	t.Parallel()
 	p := startSandbox(t, filepath.Join(t.TempDir(), "cruxd.db"), "--limits", "--limit-login-ip", "2", "--metrics-addr", "127.0.0.1:0")
 	token := resetToken(t, p, roy)
 	p.Do(t, "GET", "/organizations/complete-password/?token="+token, nil)
@@ -152,6 +153,7 @@ func TestMetrics(t *testing.T) {
 // served on --metrics-addr (or CRUXD_METRICS_ADDR), and production without
 // it serves none.
 func TestMetricsListener(t *testing.T) {
+	t.Parallel()
 	p := startSandbox(t, filepath.Join(t.TempDir(), "cruxd.db"), "--metrics-addr", "127.0.0.1:0")
 	if r := p.Do(t, "GET", "/metrics", nil); r.Status != 404 {
 		t.Errorf("GET /metrics on the API listener: %d, want 404", r.Status)
@@ -174,7 +176,7 @@ func TestMetricsListener(t *testing.T) {
 		{"production with CRUXD_METRICS_ADDR", []string{"CRUXD_METRICS_ADDR=127.0.0.1:0"}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := cruxdtest.Start(t, []string{"--mode", "production", "--db", db, "--public-url", prodPublicURL,
+			p := serve(t, []string{"--mode", "production", "--db", db, "--public-url", prodPublicURL,
 				"--smtp-url", mp.SMTPURL()}, tc.env...)
 			defer p.Stop(t)
 			if r := p.Do(t, "GET", "/metrics", nil); r.Status != 404 {
@@ -203,6 +205,7 @@ func TestMetricsListener(t *testing.T) {
 // deliveries, resets mailed, the pending count and the oldest pending age;
 // and that the audit trail records the mailing.
 func TestMetricsMail(t *testing.T) {
+	t.Parallel()
 	mp := testenv.StartMailpit(t)
 	db := filepath.Join(t.TempDir(), "cruxd.db")
 	p := startSandbox(t, db, "--smtp-url", mp.SMTPURL(), "--public-url", "http://127.0.0.1:9", "--metrics-addr", "127.0.0.1:0")
@@ -269,6 +272,7 @@ func logFlow(t *testing.T, p *cruxdtest.Process) (secrets []string, requests int
 // line per request with method, route, status, duration, ip and request_id;
 // no line holds a token, a password or a query string.
 func TestLogsNoSecrets(t *testing.T) {
+	t.Parallel()
 	for _, format := range []string{"text", "json"} {
 		t.Run(format, func(t *testing.T) {
 			p := startSandbox(t, filepath.Join(t.TempDir(), "cruxd.db"), "--log-format", format)
@@ -325,6 +329,7 @@ func TestLogsNoSecrets(t *testing.T) {
 // and failed, with IP and user agent, even for an address no account uses;
 // and the trail outlives the token rows a purge removes.
 func TestAuditCommand(t *testing.T) {
+	t.Parallel()
 	db := filepath.Join(t.TempDir(), "cruxd.db")
 	mp := testenv.StartMailpit(t)
 	p := startSandbox(t, db, "--public-url", prodPublicURL, "--smtp-url", mp.SMTPURL(),
@@ -387,6 +392,7 @@ func TestAuditCommand(t *testing.T) {
 // TestHealthz checks /healthz and /readyz on a real process, and /readyz
 // going 503 when the database loses its recorded migrations.
 func TestHealthz(t *testing.T) {
+	t.Parallel()
 	db := filepath.Join(t.TempDir(), "cruxd.db")
 	p := startSandbox(t, db)
 	for _, path := range []string{"/healthz", "/readyz", "/healthz/"} {
@@ -410,7 +416,9 @@ func TestHealthz(t *testing.T) {
 // TestGCSettings: serve runs with GOGC=400 and a 128 MiB soft memory limit
 // unless the environment sets GOGC or GOMEMLIMIT, which then win.
 func TestGCSettings(t *testing.T) {
-	p := startSandbox(t, filepath.Join(t.TempDir(), "cruxd.db"), "--metrics-addr", "127.0.0.1:0")
+	t.Parallel()
+	// Processes: the settings are the runtime's, one per process.
+	p := cruxdtest.Start(t, []string{"--db", filepath.Join(t.TempDir(), "cruxd.db"), "--metrics-addr", "127.0.0.1:0"})
 	body := scrape(t, p)
 	wantMetric(t, body, "go_gc_gogc_percent", 400)
 	wantMetric(t, body, "go_gc_gomemlimit_bytes", 128<<20)

@@ -57,6 +57,7 @@ func pgValidatePath(token string) string {
 }
 
 func TestPostgresTwoProcessesOneDatabase(t *testing.T) {
+	t.Parallel()
 	dsn := testenv.PostgresDSN(t)
 	a, b := pgStartPair(t, dsn)
 
@@ -105,6 +106,7 @@ func TestPostgresTwoProcessesOneDatabase(t *testing.T) {
 }
 
 func TestPostgresConcurrentCompleteOneWinner(t *testing.T) {
+	t.Parallel()
 	a, b := pgStartPair(t, testenv.PostgresDSN(t))
 	token := pgResetToken(t, b, account.DemoUsers[1].Email)
 	const n = 100
@@ -135,6 +137,7 @@ func TestPostgresConcurrentCompleteOneWinner(t *testing.T) {
 }
 
 func TestPostgresLimitsShared(t *testing.T) {
+	t.Parallel()
 	a, b := pgStartPair(t, testenv.PostgresDSN(t), "--limits")
 	limit := account.ProductionLimits.ResetCallsPerIPMinute
 	count := make(map[int]int)
@@ -153,8 +156,9 @@ func TestPostgresLimitsShared(t *testing.T) {
 }
 
 func TestPostgresOutage(t *testing.T) {
+	t.Parallel()
 	srv := testenv.StartPostgres(t)
-	p := cruxdtest.Start(t, []string{"--db", srv.DSN()})
+	p := serve(t, []string{"--db", srv.DSN()})
 	token := pgResetToken(t, p, account.DemoUsers[1].Email)
 	validate := func() *cruxdtest.Response { return p.Do(t, "GET", pgValidatePath(token), nil) }
 	if r := validate(); r.Status != 200 {
@@ -209,6 +213,7 @@ func TestPostgresOutage(t *testing.T) {
 // TestPostgresOutboxDeliveredOnce: two production processes share one
 // outbox; each message is claimed by one of them and mailed exactly once.
 func TestPostgresOutboxDeliveredOnce(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	dsn := testenv.PostgresDSN(t)
 	store, err := postgres.Open(ctx, dsn, postgres.Options{})

@@ -37,6 +37,7 @@ var powerLossIPRE = regexp.MustCompile(`IP address 10\.(\d+)\.(\d+)\.(\d+)`)
 // legitimately retired, every password answered with 204 logs in, and in
 // the end every production reset answered with 200 has been mailed.
 func TestPowerLoss(t *testing.T) {
+	t.Parallel()
 	disk := powerfs.NewDisk(t)
 	sandboxDB, prodDB := disk.Path("sandbox.db"), disk.Path("production.db")
 	seedDemo(t, prodDB)

@@ -52,11 +52,18 @@ func newProdDB(t *testing.T) string {
 		cruxdtest.Account{Email: gone, FirstName: "Gone", Password: royOldPW, Status: account.StatusDeactivated})
 }
 
-// startProd starts a production cruxd on db mailing through mp.
+// startProd serves a production cruxd on db mailing through mp, in the
+// test process.
 func startProd(t *testing.T, db string, mp *testenv.Mailpit, args ...string) *cruxdtest.Process {
 	t.Helper()
-	return cruxdtest.Start(t, append([]string{"--mode", "production", "--db", db, "--public-url", prodPublicURL,
-		"--smtp-url", mp.SMTPURL(), "--mail-from", "Crux Accounts <no-reply@example.com>"}, args...))
+	return serve(t, prodArgs(db, mp, args...))
+}
+
+// prodArgs returns the arguments of a production cruxd on db mailing
+// through mp, with args.
+func prodArgs(db string, mp *testenv.Mailpit, args ...string) []string {
+	return append([]string{"--mode", "production", "--db", db, "--public-url", prodPublicURL,
+		"--smtp-url", mp.SMTPURL(), "--mail-from", "Crux Accounts <no-reply@example.com>"}, args...)
 }
 
 func askReset(t *testing.T, p *cruxdtest.Process, email string, header ...string) *cruxdtest.Response {
@@ -142,6 +149,7 @@ func sameResponse(t *testing.T, what string, a, b *cruxdtest.Response) {
 // deactivated address byte for byte alike; only the known one gets a mail,
 // whose token validates and completes; the password-changed notice follows.
 func TestProductionReset(t *testing.T) {
+	t.Parallel()
 	mp := testenv.StartMailpit(t)
 	p := startProd(t, newProdDB(t), mp)
 
@@ -207,6 +215,7 @@ func TestProductionReset(t *testing.T) {
 // its own that cancels the request and does nothing else: it sets no
 // password, and the reset token cannot cancel.
 func TestProductionRevokeLink(t *testing.T) {
+	t.Parallel()
 	mp := testenv.StartMailpit(t)
 	p := startProd(t, newProdDB(t), mp)
 	askReset(t, p, roy)
@@ -239,6 +248,7 @@ func TestProductionRevokeLink(t *testing.T) {
 // still succeeds, the worker records failures and retries, and once Mailpit
 // is back the mail arrives and its token works.
 func TestProductionMailSurvivesSMTPOutage(t *testing.T) {
+	t.Parallel()
 	mp := testenv.StartMailpit(t)
 	p := startProd(t, newProdDB(t), mp, "--mail-retry-min", "100ms")
 	mp.Stop(t)
@@ -256,6 +266,7 @@ func TestProductionMailSurvivesSMTPOutage(t *testing.T) {
 // TestProductionMailSurvivesRestart: a mail that could not be sent before
 // cruxd stopped is sent by the next cruxd on the same database.
 func TestProductionMailSurvivesRestart(t *testing.T) {
+	t.Parallel()
 	mp := testenv.StartMailpit(t)
 	db := newProdDB(t)
 	p := startProd(t, db, mp, "--mail-retry-min", "100ms")
@@ -277,6 +288,7 @@ func TestProductionMailSurvivesRestart(t *testing.T) {
 // TestProductionResetMailLimit: five requests for one address in an hour
 // all get the same 200, and only three mails go out.
 func TestProductionResetMailLimit(t *testing.T) {
+	t.Parallel()
 	mp := testenv.StartMailpit(t)
 	p := startProd(t, newProdDB(t), mp)
 	first := askReset(t, p, roy)
@@ -331,6 +343,7 @@ func throttled(r *cruxdtest.Response) (*cruxdtest.Response, error) {
 // a minute and its 11th failed login get 429 with Retry-After, whatever the
 // address.
 func TestProductionPerIPLimits(t *testing.T) {
+	t.Parallel()
 	mp := testenv.StartMailpit(t)
 	p := startProd(t, newProdDB(t), mp, "--trusted-proxy", "127.0.0.1/32")
 	addrs := []string{roy, nobody, gone}
@@ -386,6 +399,7 @@ func TestProductionPerIPLimits(t *testing.T) {
 // budgets and a forged left-most entry changes nothing; without
 // --trusted-proxy the header is ignored.
 func TestProductionTrustedProxy(t *testing.T) {
+	t.Parallel()
 	mp := testenv.StartMailpit(t)
 	db := newProdDB(t)
 	exhaust := func(p *cruxdtest.Process, xff string) error {
@@ -418,7 +432,7 @@ func TestProductionTrustedProxy(t *testing.T) {
 	t.Run("untrusted", func(t *testing.T) {
 		inOneWindow(t, time.Minute, func(attempt int) error {
 			p := startProd(t, newProdDB(t), mp) // a fresh budget per attempt
-			defer p.Kill()
+			defer p.Stop(t)
 			if err := exhaust(p, "203.0.113.30"); err != nil {
 				return err
 			}
@@ -435,6 +449,7 @@ func TestProductionTrustedProxy(t *testing.T) {
 // the username, the owner still logs in from another address, and a
 // completed reset clears the throttle of the client that completed it.
 func TestProductionAccountThrottle(t *testing.T) {
+	t.Parallel()
 	mp := testenv.StartMailpit(t)
 	p := startProd(t, newProdDB(t), mp, "--trusted-proxy", "127.0.0.1/32")
 	limit := account.ProductionLimits.FailedLoginsPerUserIP
@@ -488,6 +503,7 @@ func TestProductionAccountThrottle(t *testing.T) {
 // --smtp-url, or with a plain-http public URL on a public host, exits 2
 // with one line and touches no database.
 func TestProductionRefusesToStart(t *testing.T) {
+	t.Parallel()
 	bin := cruxdtest.Binary(t)
 	for _, tc := range []struct {
 		name string
@@ -528,12 +544,13 @@ func TestProductionRefusesToStart(t *testing.T) {
 	}
 	// Loopback may use plain http.
 	mp := testenv.StartMailpit(t)
-	cruxdtest.Start(t, []string{"--mode", "production", "--db", filepath.Join(t.TempDir(), "cruxd.db"),
+	serve(t, []string{"--mode", "production", "--db", filepath.Join(t.TempDir(), "cruxd.db"),
 		"--public-url", "http://127.0.0.1:8443", "--smtp-url", mp.SMTPURL()}).Stop(t)
 }
 
 // TestProductionNoDemoData: production on an empty database seeds nothing.
 func TestProductionNoDemoData(t *testing.T) {
+	t.Parallel()
 	mp := testenv.StartMailpit(t)
 	db := filepath.Join(t.TempDir(), "cruxd.db")
 	p := startProd(t, db, mp)
@@ -593,8 +610,10 @@ func TestProductionTiming(t *testing.T) {
 		cruxdtest.Account{Email: roy, FirstName: "Roy", Password: royOldPW},
 		cruxdtest.Account{Email: gone, FirstName: "Gone", Password: royOldPW, Status: account.StatusDeactivated},
 		cruxdtest.Account{Email: imported, FirstName: "Imported", Hash: djangoHash(t, djangoPW, 600_000)})
-	p := startProd(t, db, mp, "--trusted-proxy", "127.0.0.1/32", "--limit-login-account", "0",
-		"--limit-login-account-hour", "0")
+	// A process of its own, as deployed: its garbage collector settings
+	// and its scheduler are not the test client's.
+	p := cruxdtest.Start(t, prodArgs(db, mp, "--trusted-proxy", "127.0.0.1/32", "--limit-login-account", "0",
+		"--limit-login-account-hour", "0"))
 	client := &http.Client{Timeout: 30 * time.Second}
 	var ip int
 	timed := func(path, body string, want int) time.Duration {

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cruxd/cruxd/internal/cruxdtest"
 )
 
 // syncBuffer is an io.Writer a test may read while run writes to it.
@@ -33,6 +35,7 @@ func (w *syncBuffer) String() string {
 // saying why, unless --sandbox-public (or CRUXD_SANDBOX_PUBLIC) is given;
 // on loopback it serves. Through run(), in process.
 func TestSandboxLoopbackOnly(t *testing.T) {
+	t.Parallel()
 	db := filepath.Join(t.TempDir(), "cruxd.db")
 	type result struct {
 		code           int
@@ -46,7 +49,12 @@ func TestSandboxLoopbackOnly(t *testing.T) {
 		var stdout, stderr syncBuffer
 		done := make(chan int, 1)
 		go func() {
-			done <- run(ctx, append([]string{"serve", "--db", db}, args...), &stdout, &stderr, func(k string) string { return env[k] })
+			done <- run(ctx, append([]string{"serve", "--db", db}, args...), &stdout, &stderr, func(k string) string {
+				if v, ok := env[k]; ok {
+					return v
+				}
+				return cruxdtest.Getenv()(k)
+			})
 		}()
 		deadline := time.After(60 * time.Second)
 		tick := time.NewTicker(20 * time.Millisecond)

@@ -12,6 +12,7 @@ const seedHost = "https://api-sandbox.cruxconnect.com"
 // TestSeedCurlExample runs the seed page's curl example, verbatim but for the
 // host, against a real cruxd and gets the documented response.
 func TestSeedCurlExample(t *testing.T) {
+	t.Parallel()
 	needTool(t, "curl")
 	p := startSandbox(t, t.TempDir()+"/cruxd.db")
 	script := strings.TrimSpace(strings.ReplaceAll(example(t, seedPage(t), "bash"), seedHost, p.URL))
@@ -35,6 +36,7 @@ func TestSeedCurlExample(t *testing.T) {
 // TestSeedNodeExample runs the seed page's Node.js example with the host (and
 // so the transport and port) changed to the local cruxd.
 func TestSeedNodeExample(t *testing.T) {
+	t.Parallel()
 	node := needTool(t, "node")
 	p := startSandbox(t, t.TempDir()+"/cruxd.db")
 	host, port, _ := strings.Cut(p.Addr, ":")
@@ -67,6 +69,7 @@ func TestSeedNodeExample(t *testing.T) {
 // TestSeedHTTPieRequest sends what the seed's HTTPie example sends (its
 // Accept header, the given Content-Type and a JSON object body).
 func TestSeedHTTPieRequest(t *testing.T) {
+	t.Parallel()
 	p := startSandbox(t, t.TempDir()+"/cruxd.db")
 	r := p.Do(t, "POST", "/organizations/reset-password/", `{"email": "mrbailey@projectthanos.com"}`,
 		"Content-Type", "application/json; charset=utf-8", "Accept", "application/json, */*;q=0.5", "User-Agent", "HTTPie/3.2.2")

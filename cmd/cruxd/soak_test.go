@@ -56,7 +56,8 @@ func TestSoak(t *testing.T) {
 	if os.Getenv("CRUXD_SOAK_DB") == "postgres" {
 		db = testenv.PostgresDSN(t)
 	}
-	p := startSandbox(t, db, "--metrics-addr", "127.0.0.1:0")
+	// A process of its own: the soak reads its memory through its pid.
+	p := cruxdtest.Start(t, []string{"--db", db, "--metrics-addr", "127.0.0.1:0"})
 	pid := p.Cmd.Process.Pid
 	w := newSoakWorld(t, p)
 

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cruxd/cruxd/internal/cruxdtest"
 )
 
 // TestStartErrors: a --db or --addr that cannot work stops cruxd with one
@@ -44,7 +46,7 @@ func TestStartErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
-			code := run(context.Background(), tc.args, &stdout, &stderr, func(string) string { return "" })
+			code := run(context.Background(), tc.args, &stdout, &stderr, cruxdtest.Getenv())
 			msg := stderr.String()
 			if code != tc.code {
 				t.Errorf("exit %d, want %d\n%s", code, tc.code, msg)

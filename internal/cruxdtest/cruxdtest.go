@@ -5,6 +5,7 @@ package cruxdtest
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -63,20 +64,24 @@ func Binary(tb testing.TB) string {
 	return build.path
 }
 
-// Process is a running cruxd.
+// Process is a running cruxd: a child process (Start), or cruxd's run
+// function on a goroutine of the test process (Run).
 type Process struct {
 	URL  string // http://127.0.0.1:PORT
 	Addr string // 127.0.0.1:PORT
 	// MetricsURL is http://HOST:PORT/metrics when the process serves
 	// metrics (--metrics-addr), else "".
 	MetricsURL string
-	Cmd        *exec.Cmd
+	Cmd        *exec.Cmd // nil when cruxd runs in the test process
 
 	mu     sync.Mutex
 	stdout bytes.Buffer
 	stderr bytes.Buffer
 	done   chan struct{}
 	tb     testing.TB
+
+	cancel context.CancelFunc // in the test process: SIGTERM's stand-in
+	code   int                // in the test process: run's exit code, once done
 }
 
 // Start runs cruxd with args (plus --addr 127.0.0.1:0 unless args set
@@ -84,9 +89,7 @@ type Process struct {
 // HOME), and returns once it listens. The process is killed in cleanup.
 func Start(tb testing.TB, args []string, env ...string) *Process {
 	tb.Helper()
-	if !hasFlag(args, "--addr") {
-		args = append(args, "--addr", "127.0.0.1:0")
-	}
+	args = withAddr(args)
 	cmd := exec.Command(Binary(tb), args...)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
 	p := &Process{Cmd: cmd, done: make(chan struct{}), tb: tb}
@@ -99,10 +102,82 @@ func Start(tb testing.TB, args []string, env ...string) *Process {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { p.Kill() })
+	p.awaitListening(tb, outPipe, func() { cmd.Wait() })
+	return p
+}
 
+// RunFunc is cmd/cruxd's run: one command with its arguments, outputs and
+// environment, returning the exit code. Its context stands for SIGTERM.
+type RunFunc func(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int
+
+// Run serves like Start, but runs cruxd's run in the test process: no
+// binary to build or start, and the race detector and coverage see the
+// server's code. Use it wherever a process boundary adds nothing; crashes,
+// signals, SIGKILL and several processes on one database need Start. run's
+// getenv is Getenv(env...). In cleanup run's context is cancelled and run
+// must return.
+func Run(tb testing.TB, run RunFunc, args []string, env ...string) *Process {
+	tb.Helper()
+	args = withAddr(args)
+	getenv := Getenv(env...)
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &Process{done: make(chan struct{}), tb: tb, cancel: cancel}
+	stderr := &lockedWriter{p: p, buf: &p.stderr}
+	outR, outW := io.Pipe()
+	returned := make(chan struct{})
+	go func() {
+		defer close(returned)
+		code := run(ctx, args, outW, stderr, getenv)
+		p.mu.Lock()
+		p.code = code
+		p.mu.Unlock()
+		outW.Close()
+	}()
+	tb.Cleanup(func() {
+		cancel()
+		select {
+		case <-p.done:
+		case <-time.After(60 * time.Second):
+			tb.Errorf("cruxd's run did not return within 60s of its context's end\nstderr:\n%s", p.Stderr())
+		}
+	})
+	p.awaitListening(tb, outR, func() { <-returned })
+	return p
+}
+
+// Getenv returns the getenv of a cruxd run in the test process: env
+// (KEY=VALUE) and nothing else, except that GOGC and GOMEMLIMIT read as set
+// (to their values in the test process, else to Go's defaults), so that
+// serve leaves the garbage collector of the test process alone.
+func Getenv(env ...string) func(string) string {
+	vars := map[string]string{"GOGC": "100", "GOMEMLIMIT": "off"}
+	for _, k := range []string{"GOGC", "GOMEMLIMIT"} {
+		if v := os.Getenv(k); v != "" {
+			vars[k] = v
+		}
+	}
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		vars[k] = v
+	}
+	return func(k string) string { return vars[k] }
+}
+
+func withAddr(args []string) []string {
+	if !hasFlag(args, "--addr") {
+		args = append(args, "--addr", "127.0.0.1:0")
+	}
+	return args
+}
+
+// awaitListening reads cruxd's stdout until its banner's last line gives
+// the address it listens on, keeps reading it into p.stdout, and closes
+// p.done once stdout ended and wait returned.
+func (p *Process) awaitListening(tb testing.TB, stdout io.Reader, wait func()) {
+	tb.Helper()
 	addrc := make(chan string, 1)
 	go func() {
-		sc := bufio.NewScanner(outPipe)
+		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
 			line := sc.Text()
 			p.mu.Lock()
@@ -115,18 +190,28 @@ func Start(tb testing.TB, args []string, env ...string) *Process {
 				addrc <- a
 			}
 		}
-		cmd.Wait()
+		io.Copy(io.Discard, stdout) // a line too long for the scanner must not block cruxd
+		wait()
 		close(p.done)
 	}()
 	select {
 	case a := <-addrc:
 		p.Addr, p.URL = a, "http://"+a
 	case <-p.done:
-		tb.Fatalf("cruxd exited before listening: %v\nstdout:\n%s\nstderr:\n%s", cmd.ProcessState, p.Stdout(), p.Stderr())
+		tb.Fatalf("cruxd exited before listening: exit code %d\nstdout:\n%s\nstderr:\n%s", p.exitCode(), p.Stdout(), p.Stderr())
 	case <-time.After(60 * time.Second):
 		tb.Fatalf("cruxd did not listen within 60s\nstderr:\n%s", p.Stderr())
 	}
-	return p
+}
+
+// exitCode is the exit code of a cruxd that ended.
+func (p *Process) exitCode() int {
+	if p.Cmd != nil {
+		return p.Cmd.ProcessState.ExitCode()
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.code
 }
 
 func hasFlag(args []string, name string) bool {
@@ -155,8 +240,19 @@ func (p *Process) Stdout() string { p.mu.Lock(); defer p.mu.Unlock(); return p.s
 // Stderr returns the process's log so far.
 func (p *Process) Stderr() string { p.mu.Lock(); defer p.mu.Unlock(); return p.stderr.String() }
 
-// Signal sends sig to the process.
-func (p *Process) Signal(sig os.Signal) { p.Cmd.Process.Signal(sig) }
+// Signal sends sig to the process. In the test process only SIGTERM and
+// SIGINT have a stand-in (the end of run's context); any other signal
+// fails the test.
+func (p *Process) Signal(sig os.Signal) {
+	if p.Cmd != nil {
+		p.Cmd.Process.Signal(sig)
+		return
+	}
+	if sig != syscall.SIGTERM && sig != os.Interrupt {
+		p.tb.Fatalf("cruxd runs in the test process: it cannot take %v (use cruxdtest.Start)", sig)
+	}
+	p.cancel()
+}
 
 // Wait waits for the process to exit (up to timeout) and returns its exit
 // code.
@@ -164,7 +260,7 @@ func (p *Process) Wait(tb testing.TB, timeout time.Duration) int {
 	tb.Helper()
 	select {
 	case <-p.done:
-		return p.Cmd.ProcessState.ExitCode()
+		return p.exitCode()
 	case <-time.After(timeout):
 		tb.Fatalf("cruxd did not exit within %v", timeout)
 		return -1
@@ -180,12 +276,17 @@ func (p *Process) Stop(tb testing.TB) {
 	}
 }
 
-// Kill ends the process at once (SIGKILL) and waits for it.
+// Kill ends the process at once (SIGKILL) and waits for it. Only a child
+// process can be killed: in the test process it fails the test, since a
+// graceful stop passed off as a crash would prove nothing.
 func (p *Process) Kill() {
 	select {
 	case <-p.done:
 		return
 	default:
+	}
+	if p.Cmd == nil {
+		p.tb.Fatalf("cruxd runs in the test process: it cannot be killed (use cruxdtest.Start)")
 	}
 	p.Cmd.Process.Kill()
 	<-p.done
