@@ -1,4 +1,4 @@
-package main
+package httpapi_test
 
 import (
 	"bufio"
@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -19,7 +18,8 @@ import (
 // is never read as one (RFC 9112 §6.1). A plainly chunked request is
 // served, and its connection closed after it.
 func TestRequestSmuggling(t *testing.T) {
-	p := startSandbox(t, filepath.Join(t.TempDir(), "cruxd.db"))
+	t.Parallel()
+	p := newSandboxAPI(t)
 	const login = `{"username":"` + roy + `","password":"` + royOldPW + `"}`
 	// smuggled is a chunked login body followed by what a front end
 	// trusting Content-Length takes for the rest of that body and a server
@@ -43,7 +43,7 @@ func TestRequestSmuggling(t *testing.T) {
 		{"Content-Length alone keeps the connection", okLogin + "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", []int{200, 200}, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			conn, err := net.Dial("tcp", p.Addr)
+			conn, err := net.Dial("tcp", p.Listener.Addr().String())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -87,5 +87,10 @@ func TestRequestSmuggling(t *testing.T) {
 			}
 		})
 	}
-	stillServing(t, p)
+	p.stillServing(t)
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\r\n")
+	return line
 }
