@@ -153,6 +153,7 @@ func TestCrashSandbox(t *testing.T) {
 	t.Parallel()
 	for _, cs := range crashStores() {
 		t.Run(cs.name, func(t *testing.T) {
+			t.Parallel()
 			db := cs.db(t)
 			rng := crashRand(t)
 			sb := newSandboxTraffic()
@@ -329,6 +330,7 @@ func TestCrashProduction(t *testing.T) {
 	t.Parallel()
 	for _, cs := range crashStores() {
 		t.Run(cs.name, func(t *testing.T) {
+			t.Parallel()
 			db := cs.db(t)
 			seedDemo(t, db)
 			mp := testenv.StartMailpit(t)
