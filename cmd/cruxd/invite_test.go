@@ -20,6 +20,7 @@ var (
 // with the permissions given; with --mode production it only queues the
 // mail; a permission the organization's type lacks is one line, exit 1.
 func TestUserInviteCommand(t *testing.T) {
+	t.Parallel()
 	db := cruxdtest.NewDB(t)
 	out := mustCLI(t, nil, "user", "invite", "--db", db, "--org", "Crux Supplier", "--email", "Ann@CruxSupplier.com",
 		"--first", "Ann", "--last", "Lee", "--permissions", "view_org_users", "--public-url", "https://accounts.example/")
@@ -60,6 +61,7 @@ func TestUserInviteCommand(t *testing.T) {
 // mail arrives at a real Mailpit with the link, whose token validates,
 // accepts a password once, and the invited user logs in.
 func TestProductionInvite(t *testing.T) {
+	t.Parallel()
 	mp := testenv.StartMailpit(t)
 	p := startProd(t, newProdDB(t), mp)
 	auth := "Token " + login(t, p, roy, royOldPW)["auth_token"].(string)
