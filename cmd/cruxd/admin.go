@@ -96,7 +96,7 @@ func runAdmin(ctx context.Context, group string, args []string, stdin io.Reader,
 func adminVerbs() map[string]map[string]adminCommand {
 	return map[string]map[string]adminCommand{
 		"org": {"add": orgAdd},
-		"user": {"add": userAdd, "invite": userInvite, "list": userList, "deactivate": userDeactivate, "reset-link": userResetLink,
+		"user": {"add": userAdd, "invite": userInvite, "list": userList, "deactivate": userDeactivate, "reactivate": userReactivate, "reset-link": userResetLink,
 			"expire-legacy-hashes": userExpireLegacyHashes},
 	}
 }
@@ -321,6 +321,18 @@ func userDeactivate(fs *flag.FlagSet) func(context.Context, *admin) error {
 		}
 		e, _ := account.NormalizeEmail("email", *email) // DeactivateUser accepted it
 		fmt.Fprintf(a.stdout, "user %s deactivated; its auth and reset tokens are revoked\n", e)
+		return nil
+	}
+}
+
+func userReactivate(fs *flag.FlagSet) func(context.Context, *admin) error {
+	email := fs.String("email", "", required+"the user's e-mail address")
+	return func(ctx context.Context, a *admin) error {
+		if err := a.svc.ReactivateUser(ctx, *email, a.by); err != nil {
+			return err
+		}
+		e, _ := account.NormalizeEmail("email", *email) // ReactivateUser accepted it
+		fmt.Fprintf(a.stdout, "user %s is active; it logs in with its password, or sets one with a reset link\n", e)
 		return nil
 	}
 }

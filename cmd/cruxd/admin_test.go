@@ -129,6 +129,7 @@ func testAdminCommands(t *testing.T, db string) {
 		{"missing verb", nil, []string{"user"}, "needs a command", 2},
 		{"unknown verb", nil, []string{"user", "remove", "--email", "a@b.example"}, "unknown command", 2},
 		{"deactivate unknown", nil, []string{"user", "deactivate", "--email", "nobody@acme.example"}, account.MsgNoSuchUser, 1},
+		{"reactivate unknown", nil, []string{"user", "reactivate", "--email", "nobody@acme.example"}, account.MsgNoSuchUser, 1},
 		{"reset-link unknown", nil, []string{"user", "reset-link", "--email", "nobody@acme.example"}, account.MsgNoActiveAccount, 1},
 		{"purge retention too short", nil, []string{"purge", "--retention", "1m"}, "at least an hour", 1},
 		{"audit without --email", nil, []string{"audit"}, "--email is required", 2},
@@ -191,11 +192,20 @@ func testAdminCommands(t *testing.T, db string) {
 	if list := mustCLI(t, nil, "user", "list", "--db", db); !regexp.MustCompile(`alice@acme.example .*DEACTIVATED`).MatchString(list) {
 		t.Errorf("user list after deactivate:\n%s", list)
 	}
+
+	// reactivate: the password logs in again; the revoked tokens stay revoked.
+	mustCLI(t, nil, "user", "reactivate", "--db", db, "--email", "alice@acme.example")
+	if r := p.Do(t, "POST", "/organizations/user-login/", map[string]string{"username": "alice@acme.example", "password": pw}); r.Status != 200 {
+		t.Errorf("login of a reactivated user: %d %s", r.Status, r.Body)
+	}
+	if r := p.Do(t, "GET", "/organizations/users/detail/"+alice["user_uuid"].(string)+"/", nil, "Authorization", aliceAuth); r.Status != 401 {
+		t.Errorf("auth token revoked before the reactivation: %d %s", r.Status, r.Body)
+	}
 	p.Stop(t)
 
 	// The admin actions are in the audit trail, with who did them.
 	trail := mustCLI(t, nil, "audit", "--db", db, "--email", "ALICE@acme.example")
-	for _, want := range []string{"user created", "reset link issued", "user deactivated", "cruxd user deactivate (by tester)", "login.succeeded"} {
+	for _, want := range []string{"user created", "reset link issued", "user deactivated", "cruxd user deactivate (by tester)", "user reactivated", "login.succeeded"} {
 		if !strings.Contains(trail, want) {
 			t.Errorf("audit trail lacks %q:\n%s", want, trail)
 		}

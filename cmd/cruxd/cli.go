@@ -44,6 +44,8 @@ func docs() []doc {
 			example: "cruxd user list --db /var/lib/cruxd/cruxd.db"},
 		{name: "user deactivate", args: "--email E", summary: "deactivate a user: its sessions and reset links end",
 			example: "cruxd user deactivate --email ann@acme.test"},
+		{name: "user reactivate", args: "--email E", summary: "make a deactivated user active again (its ended sessions stay ended)",
+			example: "cruxd user reactivate --email ann@acme.test"},
 		{name: "user reset-link", args: "--email E", summary: "print a reset token and link for a user (lives --reset-ttl)",
 			example: "cruxd user reset-link --email ann@acme.test --reset-ttl 24h"},
 		{name: "user expire-legacy-hashes", args: "--before DATE", summary: "end a migration: imported hashes never replaced at a login stop working",

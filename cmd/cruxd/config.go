@@ -95,7 +95,8 @@ func newFlagSet(name string, c *config, level flagLevel, stderr io.Writer) *flag
 	fs.Int64Var(&c.WALLimitMiB, "wal-limit-mib", 0, "SQLite: WAL size in MiB past which writes answer 503 while a read transaction keeps it from being checkpointed (0: half the free room beside the database at start, 8 to 256)")
 	if level >= serviceFlags {
 		fs.BoolVar(&c.NoMigrate, "no-migrate", false, "do not apply database migrations at start: fail unless cruxd migrate applied them")
-		fs.IntVar(&c.MinPasswordLen, "min-password-length", password.DefaultMinLength, fmt.Sprintf("shortest password accepted (%d at least)", password.FloorMinLength))
+		fs.IntVar(&c.MinPasswordLen, "min-password-length", 0, fmt.Sprintf("shortest password accepted, %d at least (0: %d in sandbox, %d otherwise)",
+			password.FloorMinLength, password.DefaultMinLengthFor(true), password.DefaultMinLengthFor(false)))
 		fs.DurationVar(&c.ResetTTL, "reset-ttl", account.DefaultResetTTL, "lifetime of a reset token")
 		fs.DurationVar(&c.AuthTTL, "auth-ttl", account.DefaultAuthTTL, "lifetime of an auth token (login session)")
 		fs.IntVar(&c.HashConcurrency, "hash-concurrency", 0, "password hashes run at once (0: one per CPU)")
@@ -157,10 +158,16 @@ func (c *config) validateService() error {
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("%w: --log-format must be text or json", errUsage)
 	}
-	if _, err := password.NewPolicy(c.MinPasswordLen); err != nil {
+	if _, err := c.passwordPolicy(); err != nil {
 		return fmt.Errorf("%w: --min-password-length: %v", errUsage, err)
 	}
 	return nil
+}
+
+// passwordPolicy is the policy of the mode with --min-password-length (the
+// admin commands, which have no --mode, take production's).
+func (c *config) passwordPolicy() (password.Policy, error) {
+	return password.PolicyFor(account.Mode(c.Mode) == account.Sandbox, c.MinPasswordLen)
 }
 
 // serviceConfig returns the Service settings of c, for serve and the admin

@@ -94,7 +94,7 @@ func openService(ctx context.Context, c *config, obs account.Observer, log *slog
 	if err != nil {
 		return nil, nil, err
 	}
-	policy, err := password.NewPolicy(c.MinPasswordLen)
+	policy, err := c.passwordPolicy()
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %v", errUsage, err)
 	}

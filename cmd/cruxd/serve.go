@@ -90,12 +90,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		metricsAddr = bound
 	}
 
+	policy, _ := c.passwordPolicy() // validate() accepted it
 	api := httpapi.New(svc, httpapi.Options{TrustedProxies: c.TrustedProxies, IPv6Prefix: c.IPv6Prefix, Logger: log, Metrics: m})
 	web.New(web.Options{
 		ProductName: c.ProductName,
 		Support:     c.SupportEmail,
 		ReturnURL:   c.ReturnURL,
-		MinLength:   c.MinPasswordLen,
+		MinLength:   policy.MinLength,
 		LinkTTL:     svc.Config().ResetTTL,
 	}).Register(api.Handle)
 	srv := &http.Server{
@@ -151,6 +152,9 @@ func printBanner(w io.Writer, c *config, addr, metricsAddr string, seeded bool, 
 				pw = "password " + u.Password
 			case u.HasPassword:
 				pw = "password changed since seeding"
+			}
+			if u.AuthToken != "" {
+				pw += ", the docs' auth token " + u.AuthToken
 			}
 			fmt.Fprintf(w, "  %-30s %-16s %s\n", u.Email, u.Org, pw)
 		}

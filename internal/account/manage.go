@@ -21,13 +21,27 @@ func (s *Service) ListUsers(ctx context.Context) ([]*User, error) {
 
 // DeactivateUser sets the account of email DEACTIVATED and revokes its auth
 // and reset tokens, in one transaction recorded in the audit trail.
-// EINVALID for a malformed address, ENOTFOUND if no account uses it.
+// EINVALID for a malformed address, ENOTFOUND if no account uses it. Unlike
+// the API, an administrator may deactivate an organization's last editor.
 func (s *Service) DeactivateUser(ctx context.Context, email string, by Meta) error {
+	return s.adminSetStatus(ctx, email, by, s.deactivate)
+}
+
+// ReactivateUser sets the DEACTIVATED account of email ACTIVE again, in a
+// transaction recorded in the audit trail; its revoked tokens stay revoked.
+// EINVALID for a malformed address, ENOTFOUND if no account uses it,
+// ECONFLICT for an account still waiting for its invitation.
+func (s *Service) ReactivateUser(ctx context.Context, email string, by Meta) error {
+	return s.adminSetStatus(ctx, email, by, s.reactivate)
+}
+
+// adminSetStatus runs change on the account of email for an administrator
+// and records what it did.
+func (s *Service) adminSetStatus(ctx context.Context, email string, by Meta, change func(context.Context, Tx, *User) (string, error)) error {
 	email, err := NormalizeEmail("email", email)
 	if err != nil {
 		return err
 	}
-	now := s.now()
 	err = s.store.Update(ctx, func(tx Tx) error {
 		u, err := tx.UserByEmail(ctx, email)
 		if ErrorCode(err) == ENOTFOUND {
@@ -35,21 +49,11 @@ func (s *Service) DeactivateUser(ctx context.Context, email string, by Meta) err
 		} else if err != nil {
 			return fmt.Errorf("find user: %w", err)
 		}
-		if err := tx.SetStatus(ctx, u.ID, StatusDeactivated); err != nil {
-			return fmt.Errorf("deactivate: %w", err)
+		what, err := change(ctx, tx, u)
+		if err != nil || what == "" {
+			return err
 		}
-		if err := tx.RevokeAuthTokens(ctx, u.ID, 0, now); err != nil {
-			return fmt.Errorf("revoke auth tokens: %w", err)
-		}
-		n, err := tx.RevokeResetTokens(ctx, u.ID, 0, now)
-		if err != nil {
-			return fmt.Errorf("revoke reset tokens: %w", err)
-		}
-		if _, err := tx.RevokeInvitations(ctx, u.ID, 0, now); err != nil {
-			return fmt.Errorf("revoke invitations: %w", err)
-		}
-		return s.auditAdmin(ctx, tx, email, u.ID, by,
-			fmt.Sprintf("user deactivated (was %s); auth tokens and %d live reset tokens revoked", u.Status, n))
+		return s.auditAdmin(ctx, tx, email, u.ID, by, what)
 	})
 	return storeErr(err)
 }

@@ -45,6 +45,10 @@ type Tx interface {
 type Organizations interface {
 	CreateOrganization(ctx context.Context, o *Organization) error // sets o.ID
 	OrganizationByName(ctx context.Context, name string) (*Organization, error)
+	// LockOrganization holds the organization until the transaction ends:
+	// changes to its users' permissions and statuses, each preceded by it,
+	// run one at a time. ENOTFOUND if there is no such organization.
+	LockOrganization(ctx context.Context, id int64) error
 }
 
 // Users stores accounts. Lookups fill the user's Org. Addresses come in
@@ -66,6 +70,15 @@ type Users interface {
 	// current, and returns them with only their ID and Email set.
 	ClearLegacyPasswords(ctx context.Context, current string, createdBefore time.Time) ([]*User, error)
 	SetStatus(ctx context.Context, userID int64, s Status) error
+	// OrgUsers returns up to limit users of the organization, oldest first
+	// (by ID), skipping the first offset: one query.
+	OrgUsers(ctx context.Context, orgID int64, offset, limit int) ([]*User, error)
+	// SetPermissions replaces the user's permission names; ENOTFOUND if no
+	// such user.
+	SetPermissions(ctx context.Context, userID int64, perms []string) error
+	// HasActiveHolder reports whether an ACTIVE user of the organization
+	// other than except holds the named permission.
+	HasActiveHolder(ctx context.Context, orgID int64, perm string, except int64) (bool, error)
 }
 
 // ResetTokens stores reset tokens by the digests of their secrets.
@@ -271,6 +284,9 @@ const (
 	AuditInviteRenewed  = "invite.renewed"
 	AuditInviteAccepted = "invite.accepted"
 	AuditInviteRefused  = "invite.refused"
+	// AuditOrgUser is a change to a user by an organization's user through
+	// the API; the detail names who (the actor's UUID) and what.
+	AuditOrgUser = "org.user"
 )
 
 // OneTripStore is implemented by a store that can run the Service's

@@ -36,24 +36,13 @@ func (s *Server) inviteUser(w http.ResponseWriter, r *http.Request) error {
 	if out.Again {
 		status = http.StatusOK
 	}
-	writeJSON(w, status, invitedResponse{userResponse: userBody(out.User), InvitationToken: out.Token})
+	writeJSON(w, status, invitedResponse{userResponse: newUserResponse(out.User), InvitationToken: out.Token})
 	return nil
 }
 
 type invitedResponse struct {
 	userResponse
 	InvitationToken string `json:"invitation_token,omitempty"` // sandbox only
-}
-
-// userBody is the user object of Get User.
-func userBody(u *account.User) userResponse {
-	return userResponse{
-		UUID: u.UUID,
-		Person: person{UUID: u.PersonUUID, FirstName: u.FirstName, LastName: u.LastName,
-			Email: u.Email, Phone: u.Phone, JobTitle: u.JobTitle},
-		Permissions: assignments(u),
-		Status:      string(u.Status),
-	}
 }
 
 // validateInvite is Validate Crux Invite: GET

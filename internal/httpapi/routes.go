@@ -21,6 +21,16 @@ func (s *Server) routes() {
 	})
 	s.org("validate-invite/", endpoint{http.MethodPost: s.validateInviteBody})
 	s.org("accept-invite/", endpoint{http.MethodPost: s.acceptInviteBody})
+	s.org("", endpoint{http.MethodGet: s.orgDetails})
+	s.org("all_permissions/", endpoint{http.MethodGet: s.allPermissions})
+	s.org("users/all/", endpoint{http.MethodGet: s.allUsers})
+	s.org("users/permissions/{uuid}/", endpoint{
+		http.MethodGet:    s.userPermissions,
+		http.MethodPatch:  s.addPermissions,
+		http.MethodDelete: s.removePermissions,
+	})
+	s.org("users/deactivate/{uuid}/", endpoint{http.MethodPost: s.deactivateUser})
+	s.org("users/reactivate/{uuid}/", endpoint{http.MethodPost: s.reactivateUser})
 	s.handle("/healthz", endpoint{http.MethodGet: s.healthz})
 	s.handle("/readyz", endpoint{http.MethodGet: s.readyz})
 	s.handle("/openapi.yaml", endpoint{http.MethodGet: s.openAPI})

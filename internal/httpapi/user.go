@@ -96,16 +96,42 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 // userDetail is Get User: GET /organizations/users/detail/<uuid>/ with
 // token auth.
 func (s *Server) userDetail(w http.ResponseWriter, r *http.Request) error {
+	u, err := s.userOfPath(r)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, newUserResponse(u))
+	return nil
+}
+
+// userOfPath returns the user the path's {uuid} names, as the caller may
+// read it (Service.UserDetail).
+func (s *Server) userOfPath(r *http.Request) (*account.User, error) {
 	viewer, err := s.authenticate(r)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	u, err := s.svc.UserDetail(r.Context(), viewer, r.PathValue("uuid"))
-	if err != nil {
-		return err
+	return s.svc.UserDetail(r.Context(), viewer, r.PathValue("uuid"))
+}
+
+// newUserResponse is the Crux docs' User object of u.
+func newUserResponse(u *account.User) userResponse {
+	return userResponse{
+		UUID: u.UUID,
+		Person: person{UUID: u.PersonUUID, FirstName: u.FirstName, LastName: u.LastName,
+			Email: u.Email, Phone: orNull(u.Phone), JobTitle: orNull(u.JobTitle)},
+		Permissions: assignments(u),
+		Status:      string(u.Status),
 	}
-	writeJSON(w, http.StatusOK, userBody(u))
-	return nil
+}
+
+// orNull is s, or JSON null for "": the Crux docs show an unset phone or
+// job title as null.
+func orNull(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 type userResponse struct {
@@ -116,12 +142,12 @@ type userResponse struct {
 }
 
 type person struct {
-	UUID      string `json:"uuid"`
-	FirstName string `json:"first_name"`
-	LastName  string `json:"last_name"`
-	Email     string `json:"email"`
-	Phone     string `json:"phone"`
-	JobTitle  string `json:"job_title"`
+	UUID      string  `json:"uuid"`
+	FirstName string  `json:"first_name"`
+	LastName  string  `json:"last_name"`
+	Email     string  `json:"email"`
+	Phone     *string `json:"phone"`
+	JobTitle  *string `json:"job_title"`
 }
 
 // authenticate returns the user of the request's "Authorization: Token T"

@@ -12,9 +12,20 @@ import (
 // Length bounds of the policy, in code points after NFKC normalisation.
 const (
 	DefaultMinLength = 15  // NIST SP 800-63B-4 for single-factor passwords
+	SandboxMinLength = 8   // sandbox's default: the Crux docs' example passwords are shorter than 15
 	FloorMinLength   = 8   // no Policy accepts fewer
 	DefaultMaxLength = 256 // and none accepts more than this by default
 )
+
+// DefaultMinLengthFor is the minimum length when none is configured:
+// SandboxMinLength in sandbox, where the documented examples must work,
+// DefaultMinLength everywhere else.
+func DefaultMinLengthFor(sandbox bool) int {
+	if sandbox {
+		return SandboxMinLength
+	}
+	return DefaultMinLength
+}
 
 // Reasons a password is refused; a *PolicyError wraps exactly one of them.
 var (
@@ -49,6 +60,30 @@ func (e *PolicyError) Unwrap() error { return e.Err }
 type Policy struct {
 	MinLength int // default 15, never below 8
 	MaxLength int // default 256
+	MinScore  int // least strength score (0 to 4) accepted: default DefaultMinScore, never below SandboxMinScore
+}
+
+// Strength scores a Policy accepts at least.
+const (
+	DefaultMinScore = 3
+	// SandboxMinScore is sandbox's: the Crux docs' example password
+	// "thanosrocks" scores 2.
+	SandboxMinScore = 2
+)
+
+// PolicyFor returns the policy of a mode: at least min code points (0:
+// DefaultMinLengthFor(sandbox)), and in sandbox also the strength score
+// SandboxMinScore, so that the documented examples work there. Errors as
+// NewPolicy.
+func PolicyFor(sandbox bool, min int) (Policy, error) {
+	if min == 0 {
+		min = DefaultMinLengthFor(sandbox)
+	}
+	p, err := NewPolicy(min)
+	if sandbox {
+		p.MinScore = SandboxMinScore
+	}
+	return p, err
 }
 
 // NewPolicy returns a Policy requiring at least min code points and at most
@@ -97,7 +132,11 @@ func (p Policy) Check(password, email string) error {
 	if sameAsEmail(strings.TrimSpace(key), email) {
 		return &PolicyError{"This password is too similar to the email address.", ErrSameAsEmail}
 	}
-	if reason := guessable(pw, email); reason != "" {
+	score := p.MinScore
+	if score == 0 {
+		score = DefaultMinScore
+	}
+	if reason := guessable(pw, email, max(score, SandboxMinScore)); reason != "" {
 		return &PolicyError{reason, ErrGuessable}
 	}
 	return nil

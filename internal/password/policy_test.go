@@ -174,3 +174,40 @@ func TestCommonListShape(t *testing.T) {
 		t.Error("isCommon true for a string not on the list")
 	}
 }
+
+// TestPolicyFor: sandbox's default policy takes the Crux docs' example
+// password "thanosrocks" (11 characters, strength score 2) and 8
+// characters at least; production's refuses it (too short, and too easy
+// to guess at any minimum) and keeps 15.
+func TestPolicyFor(t *testing.T) {
+	sandbox, err := PolicyFor(true, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sandbox.Check("thanosrocks", "jweir@projectthanos.com"); err != nil {
+		t.Errorf("sandbox refused thanosrocks: %v", err)
+	}
+	if err := sandbox.Check("x7#kQ2p", ""); !errors.Is(err, ErrTooShort) {
+		t.Errorf("sandbox, 7 characters: %v, want ErrTooShort", err)
+	}
+	if err := sandbox.Check("aaaaaaaaaaaa", ""); !errors.Is(err, ErrGuessable) {
+		t.Errorf("sandbox, repeated: %v, want ErrGuessable", err)
+	}
+	production, err := PolicyFor(false, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if production.MinLength != DefaultMinLength {
+		t.Errorf("production minimum %d, want %d", production.MinLength, DefaultMinLength)
+	}
+	if err := production.Check("thanosrocks", ""); !errors.Is(err, ErrTooShort) {
+		t.Errorf("production, thanosrocks: %v, want ErrTooShort", err)
+	}
+	lowered, _ := PolicyFor(false, 8)
+	if err := lowered.Check("thanosrocks", ""); !errors.Is(err, ErrGuessable) {
+		t.Errorf("production at 8, thanosrocks: %v, want ErrGuessable", err)
+	}
+	if _, err := PolicyFor(true, 7); !errors.Is(err, ErrInvalidPolicy) {
+		t.Errorf("PolicyFor(sandbox, 7): %v, want ErrInvalidPolicy", err)
+	}
+}

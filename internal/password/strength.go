@@ -14,15 +14,13 @@ import (
 // follows them.
 const strengthPrefix = 32
 
-// minScore is the least zxcvbn score accepted: 3 means at least 10^8
-// guesses, out of reach of an online attack and costly offline against
-// argon2id, where repeated characters, sequences and keyboard walks score 0
-// or 1 at any length.
-const minScore = 3
-
-// guessable returns why pw (NFKC) is easy to guess, or "" when it is not.
-// The e-mail address and its local part count as known words.
-func guessable(pw, email string) string {
+// guessable returns why pw (NFKC) is easy to guess, or "" when it is not:
+// when its zxcvbn score is below minScore. DefaultMinScore, 3, means at
+// least 10^8 guesses, out of reach of an online attack and costly offline
+// against argon2id, where repeated characters, sequences and keyboard walks
+// score 0 or 1 at any length. The e-mail address and its local part count
+// as known words.
+func guessable(pw, email string, minScore int) string {
 	if utf8.RuneCountInString(pw) > strengthPrefix {
 		pw = string([]rune(pw)[:strengthPrefix])
 	}

@@ -140,7 +140,15 @@ func (t *tx) UserByUUID(ctx context.Context, uuid string) (*account.User, error)
 }
 
 func (t *tx) Users(ctx context.Context) ([]*account.User, error) {
-	rows, err := t.tx.Query(ctx, userColumns+" ORDER BY u.id")
+	return t.users(ctx, userColumns+" ORDER BY u.id")
+}
+
+func (t *tx) OrgUsers(ctx context.Context, orgID int64, offset, limit int) ([]*account.User, error) {
+	return t.users(ctx, userColumns+" WHERE u.org_id = $1 ORDER BY u.id LIMIT $2 OFFSET $3", orgID, limit, offset)
+}
+
+func (t *tx) users(ctx context.Context, sql string, args ...any) ([]*account.User, error) {
+	rows, err := t.tx.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, wrap("list users", err)
 	}
@@ -162,6 +170,34 @@ func (t *tx) SetPassword(ctx context.Context, userID int64, hash string) error {
 
 func (t *tx) SetStatus(ctx context.Context, userID int64, s account.Status) error {
 	return t.updateUser(ctx, "set status", `UPDATE users SET status = $2 WHERE id = $1`, userID, string(s))
+}
+
+func (t *tx) SetPermissions(ctx context.Context, userID int64, perms []string) error {
+	if perms == nil {
+		perms = []string{}
+	}
+	return t.updateUser(ctx, "set permissions", `UPDATE users SET permissions = $2 WHERE id = $1`, userID, perms)
+}
+
+func (t *tx) HasActiveHolder(ctx context.Context, orgID int64, perm string, except int64) (bool, error) {
+	var found bool
+	err := t.tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE org_id = $1 AND id <> $2
+		AND status = $3 AND $4 = ANY (permissions))`, orgID, except, string(account.StatusActive), perm).Scan(&found)
+	return found, wrap("find a holder of "+perm, err)
+}
+
+// LockOrganization takes the organization's row lock: under READ COMMITTED
+// two transactions that each check "someone else still holds
+// edit_org_users" before removing it would otherwise both pass.
+func (t *tx) LockOrganization(ctx context.Context, id int64) error {
+	tag, err := t.tx.Exec(ctx, `SELECT 1 FROM organizations WHERE id = $1 FOR UPDATE`, id)
+	if err != nil {
+		return wrap("lock organization", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return account.Errorf(account.ENOTFOUND, "No such organization.")
+	}
+	return nil
 }
 
 func (t *tx) updateUser(ctx context.Context, op, sql string, args ...any) error {

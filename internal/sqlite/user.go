@@ -2,6 +2,8 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -25,6 +27,20 @@ func (t *tx) CreateOrganization(_ context.Context, o *account.Organization) erro
 		return fmt.Errorf("insert organization: %w", err)
 	}
 	o.ID = id
+	return nil
+}
+
+// LockOrganization checks that the organization exists. SQLite runs one
+// write transaction at a time, which already serializes the changes it
+// guards.
+func (t *tx) LockOrganization(_ context.Context, id int64) error {
+	if err := t.checkWrite(); err != nil {
+		return err
+	}
+	var one int
+	if err := t.queryRow(`SELECT 1 FROM organizations WHERE id = ?`, id).Scan(&one); err != nil {
+		return notFound(err, "lock organization", "organization not found")
+	}
 	return nil
 }
 
@@ -60,10 +76,8 @@ func (t *tx) CreateUser(_ context.Context, u *account.User) error {
 	if err := t.checkWrite(); err != nil {
 		return err
 	}
-	for _, p := range u.Permissions {
-		if strings.Contains(p, ",") {
-			return account.FieldError(account.EINVALID, "permissions", fmt.Sprintf("%q is not a known permission.", p))
-		}
+	if err := checkPermissionNames(u.Permissions); err != nil {
+		return err
 	}
 	const q = `INSERT INTO users (uuid, person_uuid, org_id, email, first_name, last_name, phone, job_title,
 		status, password_hash, permissions, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
@@ -80,6 +94,17 @@ func (t *tx) CreateUser(_ context.Context, u *account.User) error {
 	return nil
 }
 
+// checkPermissionNames refuses a name the comma-separated column cannot
+// hold.
+func checkPermissionNames(perms []string) error {
+	for _, p := range perms {
+		if strings.Contains(p, ",") {
+			return account.FieldError(account.EINVALID, "permissions", fmt.Sprintf("%q is not a known permission.", p))
+		}
+	}
+	return nil
+}
+
 // selectUser reads a user and its organization.
 const selectUser = `SELECT u.id, u.uuid, u.person_uuid, u.org_id, u.email, u.first_name, u.last_name,
 	u.phone, u.job_title, u.status, u.password_hash, u.permissions, u.created_at,
@@ -91,6 +116,7 @@ const (
 	sqlUserByEmail     = selectUser + `WHERE u.email = ?`
 	sqlUserByUUID      = selectUser + `WHERE u.uuid = ?`
 	sqlUsers           = selectUser + `ORDER BY u.id`
+	sqlOrgUsers        = selectUser + `WHERE u.org_id = ? ORDER BY u.id LIMIT ? OFFSET ?`
 	sqlUserByAuthToken = selectUser + `JOIN auth_tokens a ON a.user_id = u.id
 		WHERE a.digest = ? AND a.revoked_at IS NULL AND a.created_at > ?`
 )
@@ -145,7 +171,18 @@ func (t *tx) UserByUUID(_ context.Context, uuid string) (*account.User, error) {
 
 // Users returns every user ordered by id, each with its Org filled.
 func (t *tx) Users(context.Context) ([]*account.User, error) {
-	rows, err := t.query(sqlUsers)
+	return t.users(sqlUsers)
+}
+
+// OrgUsers returns up to limit users of the organization ordered by id,
+// after the first offset, each with its Org filled. users_org_id holds
+// org_id then the rowid, so the index alone yields them in order.
+func (t *tx) OrgUsers(_ context.Context, orgID int64, offset, limit int) ([]*account.User, error) {
+	return t.users(sqlOrgUsers, orgID, limit, offset)
+}
+
+func (t *tx) users(query string, args ...any) ([]*account.User, error) {
+	rows, err := t.query(query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
@@ -178,6 +215,35 @@ func (t *tx) SetStatus(_ context.Context, userID int64, s account.Status) error 
 		return err
 	}
 	return t.updateUser(`UPDATE users SET status = ? WHERE id = ?`, string(s), userID, "set status")
+}
+
+// SetPermissions replaces the user's permission names; ENOTFOUND if no
+// such user, EINVALID for a name holding a comma.
+func (t *tx) SetPermissions(_ context.Context, userID int64, perms []string) error {
+	if err := t.checkWrite(); err != nil {
+		return err
+	}
+	if err := checkPermissionNames(perms); err != nil {
+		return err
+	}
+	return t.updateUser(`UPDATE users SET permissions = ? WHERE id = ?`, strings.Join(perms, ","), userID, "set permissions")
+}
+
+// HasActiveHolder reports whether an ACTIVE user of the organization other
+// than except holds perm. Permissions are a comma-separated list, so the
+// name is matched between commas.
+func (t *tx) HasActiveHolder(_ context.Context, orgID int64, perm string, except int64) (bool, error) {
+	var one int
+	err := t.queryRow(`SELECT 1 FROM users WHERE org_id = ? AND id <> ? AND status = ?
+		AND instr(',' || permissions || ',', ',' || ? || ',') > 0 LIMIT 1`,
+		orgID, except, string(account.StatusActive), perm).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("find a holder of %s: %w", perm, err)
+	}
+	return true, nil
 }
 
 func (t *tx) updateUser(query string, value any, userID int64, what string) error {
