@@ -21,7 +21,7 @@ const maxBody = 64 << 10
 type body map[string]json.RawMessage
 
 // decodeBody reads r's JSON object body. An empty body is an empty object.
-// It answers the conventions of API.md: 415 for another media type, 413
+// It answers the conventions of docs/api.md: 415 for another media type, 413
 // past 64 KiB, 400 for malformed JSON, invalid UTF-8, duplicate keys or a
 // body that is not an object.
 func decodeBody(w http.ResponseWriter, r *http.Request) (body, error) {

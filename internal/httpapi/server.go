@@ -1,4 +1,4 @@
-// Package httpapi serves the Crux API of API.md over HTTP on top of
+// Package httpapi serves the Crux API of docs/api.md over HTTP on top of
 // account.Service.
 package httpapi
 
@@ -167,7 +167,7 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 // endpoint maps the methods a path allows to their handlers.
 type endpoint map[string]handlerFunc
 
-// handle registers path with and without its trailing slash (API.md: no
+// handle registers path with and without its trailing slash (docs/api.md: no
 // redirect, since a redirected POST loses its body) and answers other
 // methods with 405 and Allow.
 func (s *Server) handle(path string, e endpoint) {
