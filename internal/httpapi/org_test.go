@@ -322,7 +322,7 @@ func TestChangePermissions(t *testing.T) {
 		`{"permission_uuids": ["` + editItemsUUID + `"]}`:                            `"` + editItemsUUID + `"`, // supplier-only
 		`{"permission_uuids": ["` + viewOrderUUID + `", "51690784-8e22-44f2-a6b6"]}`: `"51690784-8e22-44f2-a6b6"`,
 		`{"permission_uuids": "` + viewOrderUUID + `"}`:                              "Expected a list of items",
-		`{"permission_uuids": [1]}`:                                                  account.MsgNotAString,
+		`{"permission_uuids": [1]}`:                                                  "Expected a list of items",
 		`{}`:                                                                         account.MsgFieldRequired,
 	} {
 		var fe map[string][]string
