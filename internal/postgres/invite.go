@@ -76,27 +76,8 @@ func (t *tx) RenewInvitation(ctx context.Context, digest []byte, now time.Time) 
 		RETURNING `+invitationColumns, now, digest)
 }
 
-// RevokeInvitations first locks the user's row, as RevokeResetTokens does,
-// so that concurrent issuers for one user take turns.
+// RevokeInvitations revokes the user's live invitations but the newest keep
+// (revokeLive).
 func (t *tx) RevokeInvitations(ctx context.Context, userID int64, keep int, now time.Time) (int, error) {
-	var id int64
-	err := t.tx.QueryRow(ctx, `SELECT id FROM users WHERE id = $1 FOR NO KEY UPDATE`, userID).Scan(&id)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, wrap("revoke invitations", err)
-	}
-	tag, err := t.tx.Exec(ctx, `
-		UPDATE invitations SET revoked_at = $3
-		WHERE user_id = $1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $3
-		AND id NOT IN (
-			SELECT id FROM invitations
-			WHERE user_id = $1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $3
-			ORDER BY created_at DESC, id DESC LIMIT $2)`,
-		userID, max(keep, 0), now)
-	if err != nil {
-		return 0, wrap("revoke invitations", err)
-	}
-	return int(tag.RowsAffected()), nil
+	return t.revokeLive(ctx, "invitations", "revoke invitations", userID, keep, now)
 }

@@ -296,24 +296,33 @@ func (t *tx) ConsumeResetToken(ctx context.Context, digest []byte, now time.Time
 // otherwise two transactions could each keep a different newest set and
 // leave more than keep tokens live.
 func (t *tx) RevokeResetTokens(ctx context.Context, userID int64, keep int, now time.Time) (int, error) {
+	return t.revokeLive(ctx, "reset_tokens", "revoke reset tokens", userID, keep, now)
+}
+
+// revokeLive revokes the user's live rows of table (reset_tokens or
+// invitations: unused, unrevoked, unexpired at now) except the newest
+// keep, under a lock on the user's row so that concurrent issuers for one
+// user take turns; no user, no rows.
+func (t *tx) revokeLive(ctx context.Context, table, op string, userID int64, keep int, now time.Time) (int, error) {
 	var id int64
 	err := t.tx.QueryRow(ctx, `SELECT id FROM users WHERE id = $1 FOR NO KEY UPDATE`, userID).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, nil // no user, no tokens
+		return 0, nil
 	}
 	if err != nil {
-		return 0, wrap("revoke reset tokens", err)
+		return 0, wrap(op, err)
 	}
+	// table is one of two constants above, never input.
 	tag, err := t.tx.Exec(ctx, `
-		UPDATE reset_tokens SET revoked_at = $3
+		UPDATE `+table+` SET revoked_at = $3
 		WHERE user_id = $1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $3
 		AND id NOT IN (
-			SELECT id FROM reset_tokens
+			SELECT id FROM `+table+`
 			WHERE user_id = $1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $3
 			ORDER BY created_at DESC, id DESC LIMIT $2)`,
 		userID, max(keep, 0), now)
 	if err != nil {
-		return 0, wrap("revoke reset tokens", err)
+		return 0, wrap(op, err)
 	}
 	return int(tag.RowsAffected()), nil
 }
